@@ -1,0 +1,93 @@
+/**
+ * The gateway's error table: every error a client or operator can see has a stable code here,
+ * an HTTP status for the transport and a JSON-RPC code for the wire. Codes are never reused.
+ * docs/errors.md documents each one; test/errors-table.test.ts keeps the two in step.
+ */
+import { RpcCode } from './jsonrpc.ts';
+
+interface ErrorSpec {
+  status: number;
+  rpcCode: number;
+  message: string;
+}
+
+export const ErrorTable = {
+  GH_ERR_HTTP_BODY_TOO_LARGE: { status: 413, rpcCode: RpcCode.InvalidRequest, message: 'request body exceeds the limit of %s bytes' },
+  GH_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, rpcCode: RpcCode.InvalidRequest, message: 'Content-Type must be application/json' },
+  GH_ERR_HTTP_NOT_ACCEPTABLE: { status: 406, rpcCode: RpcCode.InvalidRequest, message: '%s' },
+  GH_ERR_HTTP_FORBIDDEN_ORIGIN: { status: 403, rpcCode: RpcCode.InvalidRequest, message: 'Origin %s is not allowed; add it to server.allowedOrigins' },
+  GH_ERR_HTTP_METHOD_NOT_ALLOWED: { status: 405, rpcCode: RpcCode.InvalidRequest, message: '%s' },
+  GH_ERR_HTTP_NOT_FOUND: { status: 404, rpcCode: RpcCode.InvalidRequest, message: '%s' },
+  GH_ERR_RPC_PARSE: { status: 400, rpcCode: RpcCode.ParseError, message: 'Parse error: %s' },
+  GH_ERR_RPC_INVALID_REQUEST: { status: 400, rpcCode: RpcCode.InvalidRequest, message: 'Invalid request: %s' },
+  GH_ERR_RPC_METHOD_NOT_FOUND: { status: 200, rpcCode: RpcCode.MethodNotFound, message: 'Method not found: %s' },
+  GH_ERR_RPC_INVALID_PARAMS: { status: 200, rpcCode: RpcCode.InvalidParams, message: 'Invalid params: %s' },
+  GH_ERR_SESSION_REQUIRED: { status: 400, rpcCode: RpcCode.InvalidRequest, message: 'Bad Request: Mcp-Session-Id header is required; send initialize first' },
+  GH_ERR_SESSION_NOT_FOUND: { status: 404, rpcCode: RpcCode.InvalidRequest, message: 'Session not found or expired; start a new session with initialize' },
+  GH_ERR_PROTOCOL_VERSION: { status: 400, rpcCode: RpcCode.InvalidRequest, message: 'Unsupported protocol version %s; supported: %s' },
+  GH_ERR_TOOL_NOT_FOUND: { status: 200, rpcCode: RpcCode.InvalidParams, message: 'Unknown tool: %s' },
+  GH_ERR_PROMPT_NOT_FOUND: { status: 200, rpcCode: RpcCode.InvalidParams, message: 'Unknown prompt: %s' },
+  GH_ERR_RESOURCE_NOT_FOUND: { status: 200, rpcCode: RpcCode.ResourceNotFound, message: 'Resource not found: %s' },
+  GH_ERR_CURSOR_INVALID: { status: 200, rpcCode: RpcCode.InvalidParams, message: 'Invalid cursor: %s' },
+  GH_ERR_UPSTREAM_UNAVAILABLE: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s is unavailable: %s' },
+  GH_ERR_UPSTREAM_PROTOCOL: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s sent an invalid message: %s' },
+  GH_ERR_UPSTREAM_CLOSED: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s closed the connection before answering' },
+  GH_ERR_UPSTREAM_TIMEOUT: { status: 200, rpcCode: RpcCode.RequestTimeout, message: 'Upstream %s did not answer within %s ms' },
+  GH_ERR_UPSTREAM_CAPACITY: { status: 200, rpcCode: RpcCode.Overloaded, message: 'Upstream %s is at its process cap (%s); retry later' },
+  GH_ERR_REQUEST_CANCELLED: { status: 200, rpcCode: RpcCode.RequestTimeout, message: 'Request cancelled' },
+  GH_ERR_SHUTTING_DOWN: { status: 503, rpcCode: RpcCode.Overloaded, message: 'Gateway is shutting down; retry on another instance' },
+  GH_ERR_CLIENT_CAPABILITY: { status: 200, rpcCode: RpcCode.InvalidRequest, message: 'Client does not support %s' },
+  GH_ERR_CONFIG_INVALID: { status: 500, rpcCode: RpcCode.InternalError, message: '%s' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ErrorTable;
+
+const brand = Symbol.for('gatehouse.error');
+
+/** The one error class that crosses the gateway's boundary; `code` is stable, `message` is client-safe. */
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly rpcCode: number;
+  readonly data: unknown;
+  readonly [brand] = true;
+
+  constructor(code: ErrorCode, args: readonly (string | number)[] = [], data?: unknown) {
+    const spec: ErrorSpec = ErrorTable[code];
+    let i = 0;
+    super(spec.message.replace(/%s/g, () => String(args[i++] ?? '')));
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.status = spec.status;
+    this.rpcCode = spec.rpcCode;
+    this.data = data;
+  }
+
+  static is(value: unknown): value is GatehouseError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  }
+}
+
+/** An error an upstream sent back: forwarded to the client unchanged (code, message, data). */
+export class UpstreamRpcError extends Error {
+  readonly rpcCode: number;
+  readonly data: unknown;
+  constructor(code: number, message: string, data?: unknown) {
+    super(message);
+    this.name = 'UpstreamRpcError';
+    this.rpcCode = code;
+    this.data = data;
+  }
+}
+
+/** Turn anything thrown on the request path into a JSON-RPC error object. */
+export function toRpcError(err: unknown): { code: number; message: string; data?: unknown } {
+  if (GatehouseError.is(err)) {
+    const data = err.data === undefined ? { code: err.code } : { code: err.code, ...(err.data as object) };
+    return { code: err.rpcCode, message: err.message, data };
+  }
+  if (err instanceof UpstreamRpcError) {
+    return err.data === undefined ? { code: err.rpcCode, message: err.message } : { code: err.rpcCode, message: err.message, data: err.data };
+  }
+  return { code: RpcCode.InternalError, message: 'Internal error' };
+}
