@@ -3,15 +3,50 @@
  * with its default; docs in the README's configuration reference follow this file.
  */
 import { z } from 'zod';
+import { suggest } from './errors.ts';
 
-const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration like 500ms, 30s, 5m or 1h')])
+/*
+ * Messages here are written as what a key should hold ("a duration like …"): the loader prints them as
+ * `key: expected <message>, got <value>`.
+ *
+ * Values written as `${VAR}` arrive as strings, so number and boolean keys also take their string spelling
+ * (`port: ${PORT:-8080}`), and string maps and lists take numbers and booleans (`env: { PORT: 3000 }`), as a
+ * process environment holds only strings anyway.
+ */
+
+const DURATION = 'a duration like 500ms, 30s, 5m or 1h';
+
+/** Milliseconds as a number, or a string with a unit; a bare number string ("500", from `${VAR}`) is milliseconds. */
+const duration = z.union([
+  z.number({ error: DURATION }).nonnegative({ error: DURATION }),
+  z.string({ error: DURATION }).regex(/^\d+(\.\d+)?(ms|s|m|h)?$/, DURATION),
+], { error: DURATION })
   .transform((v) => (typeof v === 'number' ? v : parseDuration(v)));
 
+/** Parse `500ms`, `30s`, `5m`, `1h` (or a bare number of milliseconds) into milliseconds. */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
   if (!m) throw new Error(`not a duration: ${text}`);
   const n = Number(m[1]);
-  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']);
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h']);
+}
+
+/** A number key that also takes "8080" (see the note at the top). */
+function num<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v), schema);
+}
+
+/** A boolean key that also takes "true" / "false". */
+function bool() {
+  return z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+}
+
+/** A string that also takes a number or boolean, written back as text (`PORT: 3000` means "3000"). */
+const text = z.preprocess((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v), z.string());
+
+/** A section left empty in YAML (`upstreams:` with every entry commented out) is null: treat it as absent. */
+function section<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => v ?? undefined, schema);
 }
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "-" and "." only, starting with a letter or digit');
@@ -25,7 +60,7 @@ const timeouts = z.strictObject({
 
 const stdioPool = z.strictObject({
   /** Hard cap on live processes of this upstream (all sharing modes). */
-  maxProcesses: z.number().int().positive().default(64),
+  maxProcesses: num(z.number().int().positive()).default(64),
   /** A per-session / per-user process with no traffic for this long is stopped. */
   idleTimeout: duration.default(300_000),
   /** Recycle a process after this long (0 = never). */
@@ -44,14 +79,14 @@ const common = {
   timeouts,
   /** Per-tool request deadline override (tool name as the upstream names it). */
   toolTimeouts: z.record(z.string(), duration).default({}),
-  enabled: z.boolean().default(true),
+  enabled: bool().default(true),
 };
 
 export const stdioUpstreamSchema = z.strictObject({
   transport: z.literal('stdio').default('stdio'),
-  command: z.string().min(1),
-  args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
+  command: z.string({ error: (iss) => (iss.input === undefined ? 'a command to run (or a url for an HTTP upstream)' : undefined) }).min(1),
+  args: section(z.array(text).default([])),
+  env: section(z.record(z.string(), text).default({})),
   cwd: z.string().optional(),
   /** shared: one process for everyone; per-session: one per downstream session; per-user: one per principal. */
   sharing: z.enum(['shared', 'per-session', 'per-user']).default('shared'),
@@ -61,14 +96,26 @@ export const stdioUpstreamSchema = z.strictObject({
 
 export const httpUpstreamSchema = z.strictObject({
   transport: z.enum(['http', 'sse']).default('http'),
-  url: z.url(),
-  headers: z.record(z.string(), z.string()).default({}),
+  url: z.url({ error: (iss) => (iss.input === undefined ? 'a URL (or a command for a stdio upstream)' : 'a URL like https://example.com/mcp') }),
+  headers: section(z.record(z.string(), text).default({})),
   /** Max keep-alive connections to this upstream. */
-  connections: z.number().int().positive().default(64),
+  connections: num(z.number().int().positive()).default(64),
   ...common,
 });
 
-export const upstreamSchema = z.union([stdioUpstreamSchema, httpUpstreamSchema]);
+/**
+ * An upstream is stdio when it has `command`, http/sse when it has `url`. `transport` may be left out, so it is
+ * filled in from which of the two is present before a discriminated union picks the branch: errors then speak
+ * about the one shape the user meant instead of listing why both failed.
+ */
+export const upstreamSchema = z.preprocess((v, ctx) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || 'transport' in v) return v;
+  if ('command' in v && 'url' in v) {
+    ctx.addIssue({ code: 'custom', input: v, message: 'either a command (stdio) or a url (http, sse), not both' });
+    return v;
+  }
+  return { transport: 'url' in v ? 'http' : 'stdio', ...v };
+}, z.discriminatedUnion('transport', [stdioUpstreamSchema, httpUpstreamSchema]));
 
 const toolOverride = z.strictObject({
   name: name.optional(),
@@ -112,37 +159,56 @@ export const virtualServerSchema = z.strictObject({
   tools: z.record(z.string(), toolOverride).default({}),
   derived: z.array(derivedTool).default([]),
   /** Hide the original of a derived tool (default: keep it when the selection includes it). */
-  hideDerivedSources: z.boolean().default(false),
+  hideDerivedSources: bool().default(false),
 });
 
 export const configSchema = z.strictObject({
-  server: z.strictObject({
+  server: section(z.strictObject({
     host: z.string().default('127.0.0.1'),
-    port: z.number().int().min(0).max(65535).default(8080),
+    port: num(z.number().int().min(0).max(65535)).default(8080),
     /** Base path of the MCP endpoint; virtual servers are served at <path>/<name>. */
-    path: z.string().regex(/^\/[A-Za-z0-9/_-]*$/).default('/mcp'),
+    path: z.string().regex(/^\/[A-Za-z0-9/_-]*$/, 'a path like /mcp (letters, digits, "/", "_" and "-")').default('/mcp'),
     /** Origins allowed to call the gateway from a browser (exact match, or "*"). Loopback origins are allowed when bound to loopback. */
     allowedOrigins: z.array(z.string()).default([]),
+    /** Host header names accepted besides loopback ones when bound to loopback (DNS-rebinding protection); "*" = any. */
+    allowedHosts: z.array(z.string()).default([]),
+    /** Items per page of the gateway's own tools/prompts/resources lists (0 = no pagination). */
+    pageSize: z.number().int().nonnegative().default(0),
     /** Largest accepted request body. */
-    maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    maxBodyBytes: num(z.number().int().positive()).default(4 * 1024 * 1024),
     /** A session with no request for this long is ended. */
     sessionIdleTimeout: duration.default(30 * 60_000),
     /** Events kept per stream for Last-Event-ID resumption. */
-    resumeBuffer: z.number().int().nonnegative().default(200),
+    resumeBuffer: num(z.number().int().nonnegative()).default(200),
     /** SIGTERM: wait this long for in-flight calls before exiting. */
     drainTimeout: duration.default(10_000),
     /** Serve the legacy HTTP+SSE transport (2024-11-05) at /sse and /messages. */
-    legacySse: z.boolean().default(true),
-  }).prefault({}),
-  namespacing: z.strictObject({
+    legacySse: bool().default(true),
+  }).prefault({})),
+  namespacing: section(z.strictObject({
     mode: z.enum(['conditional', 'always', 'never']).default('conditional'),
-    separator: z.string().min(1).max(4).regex(/^[A-Za-z0-9_.\-/]+$/).default('__'),
-  }).prefault({}),
-  upstreams: z.record(name, upstreamSchema).default({}),
-  virtualServers: z.record(name, virtualServerSchema).default({}),
-  logging: z.strictObject({
+    separator: z.string().min(1).max(4).regex(/^[A-Za-z0-9_.\-/]+$/, 'letters, digits, "_", ".", "-" or "/"').default('__'),
+  }).prefault({})),
+  upstreams: section(z.record(name, upstreamSchema).default({})),
+  virtualServers: section(z.record(name, virtualServerSchema).default({})),
+  logging: section(z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  }).prefault({}),
+  }).prefault({})),
+}).superRefine((config, ctx) => {
+  // A virtual server selecting an upstream that does not exist is a typo, not an empty selection.
+  const known = Object.keys(config.upstreams);
+  for (const [vsName, vs] of Object.entries(config.virtualServers)) {
+    vs.include?.forEach((selector, i) => selector.upstreams?.forEach((upstream, j) => {
+      if (known.includes(upstream)) return;
+      ctx.addIssue({
+        code: 'custom',
+        input: upstream,
+        path: ['virtualServers', vsName, 'include', i, 'upstreams', j],
+        message: 'the name of an upstream defined under upstreams',
+        params: { suggestion: suggest(upstream, known) },
+      });
+    }));
+  }
 });
 
 export type GatehouseConfig = z.output<typeof configSchema>;

@@ -1,0 +1,178 @@
+// The targets of the e2e throughput benchmark, all fronting (or being) the same server-everything: how each one is
+// started, where it serves MCP, and how we know it is ready. Every server is a node process spawned directly (no
+// npx or sh wrapper), so the pid we watch is the proxy itself.
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Kept, ProcessKeeper } from './process-keeper.ts';
+
+/** Where things are on this machine. */
+export interface BenchPaths {
+  /** The repository root (the gateway's package). */
+  root: string;
+  bench: string;
+  /** The node binary that runs everything: the pinned one that runs this script. */
+  node: string;
+  /** shared/peers/bind-localhost.mjs: keeps servers without a host option on 127.0.0.1. */
+  loader: string;
+}
+
+export interface Target {
+  name: string;
+  describe: string;
+  /** Starts the target on `port` and resolves with its MCP endpoint once it answers; throws if it cannot. */
+  start(keeper: ProcessKeeper, port: number, paths: BenchPaths): Promise<{ kept: Kept; url: string }>;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+
+/** The JS file of a package's bin, so the process we spawn (and measure) is node itself, not a shim. */
+export function binFile(packageDir: string, bin: string): string {
+  const manifestPath = join(packageDir, 'package.json');
+  if (!existsSync(manifestPath)) {
+    throw new Error(`${packageDir} is not installed (run: npm --prefix bench ci)`);
+  }
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { bin?: string | Record<string, string> };
+  const relative = typeof manifest.bin === 'string' ? manifest.bin : manifest.bin?.[bin];
+  if (!relative) throw new Error(`${packageDir} has no bin ${bin}`);
+  return join(packageDir, relative);
+}
+
+/** The upstream every target fronts: server-everything over stdio, as an argv. */
+function everythingStdio(paths: BenchPaths): string[] {
+  const packageDir = join(paths.root, 'node_modules', '@modelcontextprotocol', 'server-everything');
+  return [paths.node, binFile(packageDir, 'mcp-server-everything'), 'stdio'];
+}
+
+/** Quotes argv for a POSIX shell (supergateway runs `--stdio` through `sh -c`). */
+export function shellJoin(argv: readonly string[]): string {
+  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; closed again before the target binds it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function exitError(kept: Kept, what: string): Promise<never> {
+  return kept.exited.then((code) => {
+    const tail = kept.stderrTail();
+    throw new Error(`${what} exited (${code}) before it was ready${tail ? `: ${tail.slice(-600)}` : ''}`);
+  });
+}
+
+function timeout(ms: number, what: string): { promise: Promise<never>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} not ready after ${ms / 1000} s`)), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Polls `url` until any HTTP answer comes back (a 400 or 405 to a bare GET means the server is up). */
+async function pollHttp(kept: Kept, url: string, what: string): Promise<string> {
+  let exited = false;
+  void kept.exited.then(() => (exited = true));
+  const deadline = timeout(READY_TIMEOUT_MS, what);
+  const poll = (async () => {
+    while (!exited) {
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        await response.body?.cancel();
+        return url;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    return url;
+  })();
+  try {
+    return await Promise.race([poll, exitError(kept, what), deadline.promise]);
+  } finally {
+    deadline.cancel();
+  }
+}
+
+/** Waits for a stdout line matching `pattern` and resolves with its first group; keeps draining stdout after. */
+async function waitForLine(kept: Kept, pattern: RegExp, what: string): Promise<string> {
+  const stdout = kept.child.stdout;
+  if (!stdout) throw new Error(`${what}: stdout is not piped`);
+  const lines = createInterface({ input: stdout, crlfDelay: Infinity });
+  const deadline = timeout(READY_TIMEOUT_MS, what);
+  const found = new Promise<string>((resolve) => {
+    lines.on('line', (line) => {
+      const match = pattern.exec(line);
+      if (match) resolve(match[1]);
+    });
+  });
+  try {
+    return await Promise.race([found, exitError(kept, what), deadline.promise]);
+  } finally {
+    deadline.cancel();
+    // Stop scanning lines but keep draining, so a chatty stdout never fills the pipe and blocks the target.
+    lines.close();
+    stdout.resume();
+  }
+}
+
+export const targets: readonly Target[] = [
+  {
+    name: 'direct',
+    describe: 'server-everything streamableHttp, no proxy',
+    async start(keeper, port, paths) {
+      const packageDir = join(paths.root, 'node_modules', '@modelcontextprotocol', 'server-everything');
+      const bin = binFile(packageDir, 'mcp-server-everything');
+      // It logs every request to stdout: send that to /dev/null.
+      const kept = keeper.start(paths.node, ['--import', paths.loader, bin, 'streamableHttp'], {
+        env: { ...process.env, PORT: String(port) },
+        stdout: 'ignore',
+      });
+      return { kept, url: await pollHttp(kept, `http://127.0.0.1:${port}/mcp`, 'server-everything') };
+    },
+  },
+  {
+    name: 'gatehouse',
+    describe: 'gatehouse -> server-everything stdio',
+    async start(keeper, port, paths) {
+      const main = join(paths.root, 'src', 'cli', 'main.ts');
+      if (!existsSync(main)) throw new Error('src/cli/main.ts does not exist yet');
+      const upstream = `everything=${shellJoin(everythingStdio(paths))}`;
+      const args = [main, 'start', '--host', '127.0.0.1', '--port', String(port), '--upstream', upstream];
+      const kept = keeper.start(paths.node, args, { cwd: paths.root, stdout: 'pipe' });
+      const url = await waitForLine(kept, /gatehouse listening on (http:\/\/\S+)/, 'gatehouse');
+      return { kept, url };
+    },
+  },
+  {
+    name: 'supergateway',
+    describe: 'supergateway --stateful -> server-everything stdio (a child per session)',
+    async start(keeper, port, paths) {
+      const bin = binFile(join(paths.bench, 'node_modules', 'supergateway'), 'supergateway');
+      const args = [
+        '--import', paths.loader, bin,
+        '--stdio', shellJoin(everythingStdio(paths)),
+        '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none',
+      ];
+      const kept = keeper.start(paths.node, args, { stdout: 'ignore' });
+      return { kept, url: await pollHttp(kept, `http://127.0.0.1:${port}/mcp`, 'supergateway') };
+    },
+  },
+  {
+    name: 'mcp-proxy',
+    describe: 'mcp-proxy --server stream -> server-everything stdio (one shared child)',
+    async start(keeper, port, paths) {
+      const bin = binFile(join(paths.bench, 'node_modules', 'mcp-proxy'), 'mcp-proxy');
+      const args = [bin, '--host', '127.0.0.1', '--port', String(port), '--server', 'stream', '--', ...everythingStdio(paths)];
+      const kept = keeper.start(paths.node, args, { stdout: 'ignore' });
+      return { kept, url: await pollHttp(kept, `http://127.0.0.1:${port}/mcp`, 'mcp-proxy') };
+    },
+  },
+];

@@ -1,0 +1,425 @@
+/**
+ * The router: serves one downstream request against a virtual server's view. Lists come from the view's
+ * cache; calls are mapped to (upstream, original name) and forwarded on the session's upstream connection
+ * with the gateway's own progress token; upstream notifications and server->client requests are routed back
+ * to the downstream session they belong to.
+ */
+import { GatehouseError, toRpcError, UpstreamRpcError } from '../core/errors.ts';
+import type { JsonObject, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../core/jsonrpc.ts';
+import { RpcCode, success } from '../core/jsonrpc.ts';
+import type { Pipeline, StageContext } from '../core/stage.ts';
+import type { CallContext, DownstreamSession } from '../session/session.ts';
+import type { Exchange } from '../server/exchange.ts';
+import type { UpstreamConnection } from '../upstream/types.ts';
+import type { View } from './view.ts';
+
+export interface ConnectionSource {
+  acquire(ctx: { sessionId: string; principal: string }): Promise<UpstreamConnection>;
+  release(sessionId: string): void;
+}
+
+export interface RouterDeps {
+  view(virtualServer: string): View | undefined;
+  pipeline(virtualServer: string): Pipeline | null;
+  pool(upstream: string): ConnectionSource | undefined;
+  sessions(): Iterable<DownstreamSession>;
+  /** Deadline of a request to an upstream (per tool when configured). */
+  requestTimeout(upstream: string, tool?: string): number;
+  /** Items per page of the gateway's own lists (0 = everything in one page). */
+  pageSize: number;
+  /** Called after an upstream said list_changed: re-list it (the gateway then notifies sessions). */
+  refreshCatalog(upstream: string, conn: UpstreamConnection, kind: 'tools' | 'resources' | 'prompts'): void;
+  /** A resource changed upstream: 2026-07-28 listen streams that asked for it are told. */
+  resourceUpdated(uri: string, n: JsonRpcNotification): void;
+}
+
+type Handler = (ctx: CallContext, params: JsonObject | undefined, view: View) => Promise<JsonObject> | JsonObject;
+
+const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
+/** Methods safe to serve before a view has every upstream (they only read the view). */
+export class Router {
+  private readonly deps: RouterDeps;
+  private readonly handlers = new Map<string, Handler>();
+  /** Gateway progress token -> the call it belongs to. */
+  private readonly progress = new Map<string, CallContext>();
+  private nextToken = 0;
+  /** In-flight calls per upstream connection, oldest first: attributes untagged upstream messages. */
+  private readonly inflightByConn = new Map<UpstreamConnection, Set<CallContext>>();
+  /** Server->client requests forwarded to a client, by upstream connection and upstream id: for cancellation. */
+  private readonly relayed = new WeakMap<UpstreamConnection, Map<string | number, AbortController>>();
+
+  constructor(deps: RouterDeps) {
+    this.deps = deps;
+    const h = this.handlers;
+    h.set('ping', () => ({}));
+    h.set('tools/list', (ctx, p, v) => this.list(ctx, p, v, 'tools', v.tools));
+    h.set('prompts/list', (ctx, p, v) => this.list(ctx, p, v, 'prompts', v.prompts));
+    h.set('resources/list', (ctx, p, v) => this.list(ctx, p, v, 'resources', v.resources));
+    h.set('resources/templates/list', (ctx, p, v) => this.list(ctx, p, v, 'resourceTemplates', v.resourceTemplates));
+    h.set('tools/call', (ctx, p, v) => this.callTool(ctx, p, v));
+    h.set('prompts/get', (ctx, p, v) => this.getPrompt(ctx, p, v));
+    h.set('resources/read', (ctx, p, v) => this.byUri(ctx, p, v, 'resources/read'));
+    h.set('resources/subscribe', (ctx, p, v) => this.subscribe(ctx, p, v, true));
+    h.set('resources/unsubscribe', (ctx, p, v) => this.subscribe(ctx, p, v, false));
+    h.set('completion/complete', (ctx, p, v) => this.complete(ctx, p, v));
+    h.set('logging/setLevel', (ctx, p, v) => this.setLevel(ctx, p, v));
+  }
+
+  /** Serve one client request; the answer goes out through `exchange`. Never throws. */
+  handleRequest(session: DownstreamSession, request: JsonRpcRequest, exchange: Exchange): void {
+    const ctx: CallContext = {
+      session,
+      requestId: request.id,
+      method: request.method,
+      exchange,
+      abort: new AbortController(),
+      connection: null,
+      progressToken: undefined,
+      upstreamProgressToken: undefined,
+      attributed: false,
+      startedAt: performance.now(),
+    };
+    session.inFlight.set(request.id, ctx);
+    this.dispatch(ctx, request.params).then(
+      (result) => this.finish(ctx, success(request.id, result)),
+      (err) => this.finish(ctx, { jsonrpc: '2.0', id: request.id, error: toRpcError(err) }),
+    );
+  }
+
+  private finish(ctx: CallContext, response: JsonRpcResponse): void {
+    const { session } = ctx;
+    if (session.inFlight.get(ctx.requestId) === ctx) session.inFlight.delete(ctx.requestId);
+    if (ctx.upstreamProgressToken !== undefined) this.progress.delete(ctx.upstreamProgressToken);
+    ctx.exchange.respond(response);
+  }
+
+  private async dispatch(ctx: CallContext, params: JsonObject | undefined): Promise<JsonObject> {
+    const handler = this.handlers.get(ctx.method);
+    if (!handler) throw new GatehouseError('GH_ERR_RPC_METHOD_NOT_FOUND', [ctx.method]);
+    const view = this.deps.view(ctx.session.virtualServer);
+    if (!view) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
+    const pipeline = this.deps.pipeline(ctx.session.virtualServer);
+    if (pipeline?.onRequest) {
+      params = await pipeline.onRequest(stageContext(ctx), params);
+    }
+    let result = await handler(ctx, params, view);
+    if (pipeline?.onResponse) result = await pipeline.onResponse(stageContext(ctx), result);
+    return result;
+  }
+
+  /** A notification from the client. */
+  handleNotification(session: DownstreamSession, n: JsonRpcNotification): void {
+    switch (n.method) {
+      case 'notifications/cancelled': {
+        const id = n.params?.requestId;
+        if (typeof id === 'string' || typeof id === 'number') session.inFlight.get(id)?.abort.abort();
+        return;
+      }
+      case 'notifications/roots/list_changed':
+        for (const conn of session.connections.values()) conn.notify('notifications/roots/list_changed').catch(() => {});
+        return;
+      default:
+        return; // initialized, progress of a client-side task, ...: nothing to do
+    }
+  }
+
+  /** A response from the client to a request the gateway relayed. */
+  handleResponse(session: DownstreamSession, response: JsonRpcResponse): void {
+    session.resolveClientResponse(response);
+  }
+
+  // ---- lists -------------------------------------------------------------------------------------
+
+  private list(ctx: CallContext, params: JsonObject | undefined, view: View, key: string, items: readonly JsonObject[]): JsonObject {
+    const pipeline = this.deps.pipeline(ctx.session.virtualServer);
+    if (pipeline?.onList) items = pipeline.onList(stageContext(ctx), key, items);
+    const size = this.deps.pageSize;
+    const cursor = params?.cursor;
+    if (cursor === undefined && (size <= 0 || items.length <= size)) return { [key]: items };
+    let offset = 0;
+    if (cursor !== undefined) {
+      offset = typeof cursor === 'string' ? decodeCursor(cursor) : -1;
+      if (offset < 0 || offset > items.length) throw new GatehouseError('GH_ERR_CURSOR_INVALID', [String(cursor)]);
+    }
+    const end = size <= 0 ? items.length : Math.min(items.length, offset + size);
+    const result: JsonObject = { [key]: items.slice(offset, end) };
+    if (end < items.length) result.nextCursor = encodeCursor(end);
+    return result;
+  }
+
+  // ---- calls -------------------------------------------------------------------------------------
+
+  private callTool(ctx: CallContext, params: JsonObject | undefined, view: View): Promise<JsonObject> {
+    const name = params?.name;
+    if (typeof name !== 'string') throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', ['tools/call needs a string "name"']);
+    const route = view.toolRoutes.get(name);
+    if (!route) throw new GatehouseError('GH_ERR_TOOL_NOT_FOUND', [name]);
+    let args = params!.arguments;
+    if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args))) {
+      throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', ['tools/call "arguments" must be an object']);
+    }
+    if (route.fixed || route.defaults) args = { ...route.defaults, ...(args as JsonObject | undefined), ...route.fixed };
+    const upstreamParams: JsonObject = { name: route.original };
+    if (args !== undefined) upstreamParams.arguments = args;
+    if (params!._meta !== undefined) upstreamParams._meta = params!._meta;
+    return this.forward(ctx, route.upstream, 'tools/call', upstreamParams, route.original);
+  }
+
+  private getPrompt(ctx: CallContext, params: JsonObject | undefined, view: View): Promise<JsonObject> {
+    const name = params?.name;
+    if (typeof name !== 'string') throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', ['prompts/get needs a string "name"']);
+    const route = view.promptRoutes.get(name);
+    if (!route) throw new GatehouseError('GH_ERR_PROMPT_NOT_FOUND', [name]);
+    return this.forward(ctx, route.upstream, 'prompts/get', { ...params, name: route.original });
+  }
+
+  private byUri(ctx: CallContext, params: JsonObject | undefined, view: View, method: string): Promise<JsonObject> {
+    const uri = params?.uri;
+    if (typeof uri !== 'string') throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', [`${method} needs a string "uri"`]);
+    const upstream = resourceUpstream(view, uri);
+    if (!upstream) throw new GatehouseError('GH_ERR_RESOURCE_NOT_FOUND', [uri]);
+    return this.forward(ctx, upstream, method, params);
+  }
+
+  private async subscribe(ctx: CallContext, params: JsonObject | undefined, view: View, on: boolean): Promise<JsonObject> {
+    const uri = params?.uri;
+    if (typeof uri !== 'string') throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', [`resources/${on ? '' : 'un'}subscribe needs a string "uri"`]);
+    const upstream = resourceUpstream(view, uri);
+    if (!upstream) throw new GatehouseError('GH_ERR_RESOURCE_NOT_FOUND', [uri]);
+    if (on) {
+      await this.forward(ctx, upstream, 'resources/subscribe', params);
+      ctx.session.subscriptions.add(uri);
+      return {};
+    }
+    ctx.session.subscriptions.delete(uri);
+    // Other sessions sharing the upstream connection may still want updates for this URI.
+    const conn = ctx.session.connections.get(upstream);
+    for (const s of this.deps.sessions()) {
+      if (s !== ctx.session && s.subscriptions.has(uri) && s.connections.get(upstream) === conn) return {};
+    }
+    return this.forward(ctx, upstream, 'resources/unsubscribe', params);
+  }
+
+  private complete(ctx: CallContext, params: JsonObject | undefined, view: View): Promise<JsonObject> {
+    const ref = params?.ref as JsonObject | undefined;
+    if (!ref || typeof ref !== 'object') throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', ['completion/complete needs a "ref"']);
+    if (ref.type === 'ref/prompt' && typeof ref.name === 'string') {
+      const route = view.promptRoutes.get(ref.name);
+      if (!route) throw new GatehouseError('GH_ERR_PROMPT_NOT_FOUND', [ref.name]);
+      return this.forward(ctx, route.upstream, 'completion/complete', { ...params, ref: { ...ref, name: route.original } });
+    }
+    if (ref.type === 'ref/resource' && typeof ref.uri === 'string') {
+      const t = view.templateRoutes.find((r) => r.uriTemplate === ref.uri);
+      const upstream = t?.upstream ?? resourceUpstream(view, ref.uri);
+      if (!upstream) throw new GatehouseError('GH_ERR_RESOURCE_NOT_FOUND', [ref.uri]);
+      return this.forward(ctx, upstream, 'completion/complete', params);
+    }
+    throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', ['ref must be {type:"ref/prompt", name} or {type:"ref/resource", uri}']);
+  }
+
+  private async setLevel(ctx: CallContext, params: JsonObject | undefined, view: View): Promise<JsonObject> {
+    const level = params?.level;
+    if (typeof level !== 'string' || !LOG_LEVELS.includes(level)) {
+      throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', [`level must be one of ${LOG_LEVELS.join(', ')}`]);
+    }
+    ctx.session.logLevel = level;
+    // Upstreams filter at the lowest level any session wants; the gateway filters per session.
+    await Promise.all(
+      view.upstreams.map(async (u) => {
+        const conn = await this.connection(ctx.session, u).catch(() => null);
+        if (conn && conn.info.capabilities.logging !== undefined) await conn.request('logging/setLevel', { level: this.lowestLevel(conn, level) }).catch(() => {});
+      }),
+    );
+    return {};
+  }
+
+  private lowestLevel(conn: UpstreamConnection, fallback: string): string {
+    let lowest = LOG_LEVELS.indexOf(fallback);
+    for (const s of this.deps.sessions()) {
+      if (s.logLevel && [...s.connections.values()].includes(conn)) lowest = Math.min(lowest, LOG_LEVELS.indexOf(s.logLevel));
+    }
+    return LOG_LEVELS[lowest];
+  }
+
+  /** Send a request upstream on behalf of a client call. */
+  private async forward(ctx: CallContext, upstream: string, method: string, params: JsonObject | undefined, tool?: string): Promise<JsonObject> {
+    const conn = await this.connection(ctx.session, upstream);
+    const meta = params?._meta as JsonObject | undefined;
+    if (meta && meta.progressToken !== undefined) {
+      const token = `gh${this.nextToken++}`;
+      ctx.progressToken = meta.progressToken as string | number;
+      ctx.upstreamProgressToken = token;
+      this.progress.set(token, ctx);
+      params = { ...params, _meta: { ...meta, progressToken: token } };
+    }
+    ctx.connection = conn;
+    let calls = this.inflightByConn.get(conn);
+    if (!calls) this.inflightByConn.set(conn, (calls = new Set()));
+    calls.add(ctx);
+    try {
+      return await conn.request(method, params, { signal: ctx.abort.signal, timeoutMs: this.deps.requestTimeout(upstream, tool), tag: ctx });
+    } finally {
+      calls.delete(ctx);
+      if (calls.size === 0) this.inflightByConn.delete(conn);
+    }
+  }
+
+  /** The session's connection to an upstream, acquired from the pool on first use. */
+  async connection(session: DownstreamSession, upstream: string): Promise<UpstreamConnection> {
+    const existing = session.connections.get(upstream);
+    if (existing && !existing.closed) return existing;
+    const pool = this.deps.pool(upstream);
+    if (!pool) throw new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [upstream, 'it is not configured']);
+    const conn = await pool.acquire({ sessionId: session.id, principal: session.principal });
+    if (!session.closed) session.connections.set(upstream, conn);
+    return conn;
+  }
+
+  // ---- upstream -> client ------------------------------------------------------------------------
+
+  onUpstreamNotification(upstream: string, conn: UpstreamConnection, n: JsonRpcNotification, tag: unknown): void {
+    const params = n.params;
+    switch (n.method) {
+      case 'notifications/progress': {
+        const ctx = typeof params?.progressToken === 'string' ? this.progress.get(params.progressToken) : undefined;
+        if (ctx) ctx.exchange.related({ jsonrpc: '2.0', method: n.method, params: { ...params, progressToken: ctx.progressToken } });
+        return;
+      }
+      case 'notifications/message': {
+        const ctx = (tag as CallContext | undefined) ?? this.attribute(conn, false);
+        if (ctx) {
+          if (levelPasses(ctx.session, params)) deliver(ctx, n);
+          return;
+        }
+        for (const s of this.sessionsOn(upstream, conn)) if (levelPasses(s, params)) s.push(n);
+        return;
+      }
+      case 'notifications/tools/list_changed':
+        return this.deps.refreshCatalog(upstream, conn, 'tools');
+      case 'notifications/resources/list_changed':
+        return this.deps.refreshCatalog(upstream, conn, 'resources');
+      case 'notifications/prompts/list_changed':
+        return this.deps.refreshCatalog(upstream, conn, 'prompts');
+      case 'notifications/resources/updated': {
+        const uri = params?.uri;
+        if (typeof uri !== 'string') return;
+        for (const s of this.sessionsOn(upstream, conn)) if (s.subscriptions.has(uri)) s.push(n);
+        this.deps.resourceUpdated(uri, n);
+        return;
+      }
+      case 'notifications/cancelled': {
+        const id = params?.requestId;
+        if (typeof id === 'string' || typeof id === 'number') this.relayed.get(conn)?.get(id)?.abort();
+        return;
+      }
+      default: {
+        // Anything else related to a call goes with it; unrelated notifications are not forwarded.
+        const ctx = tag as CallContext | undefined;
+        if (ctx) deliver(ctx, n);
+      }
+    }
+  }
+
+  async onUpstreamRequest(upstream: string, conn: UpstreamConnection, r: JsonRpcRequest, tag: unknown): Promise<JsonObject> {
+    if (r.method === 'ping') return {};
+    const ctx = (tag as CallContext | undefined) ?? this.attribute(conn, true);
+    const session = ctx?.session ?? this.soleSession(upstream, conn);
+    if (!session) throw new UpstreamRpcError(RpcCode.InternalError, `no client session of the gateway is waiting on ${upstream}; cannot relay ${r.method}`);
+    if (!session.stateful) throw new UpstreamRpcError(RpcCode.MethodNotFound, `the client speaks a stateless protocol revision and cannot take ${r.method} requests`);
+    const capability = r.method === 'sampling/createMessage' ? 'sampling' : r.method === 'elicitation/create' ? 'elicitation' : r.method === 'roots/list' ? 'roots' : null;
+    if (capability && !session.supports(capability)) {
+      throw new UpstreamRpcError(RpcCode.MethodNotFound, `the client does not support ${capability}`);
+    }
+    const abort = new AbortController();
+    let relayed = this.relayed.get(conn);
+    if (!relayed) this.relayed.set(conn, (relayed = new Map()));
+    relayed.set(r.id, abort);
+    const onCallAbort = () => abort.abort();
+    ctx?.abort.signal.addEventListener('abort', onCallAbort, { once: true });
+    try {
+      return await session.requestClient(r.method, r.params, ctx?.exchange ?? null, this.deps.requestTimeout(upstream), abort.signal);
+    } finally {
+      relayed.delete(r.id);
+      ctx?.abort.signal.removeEventListener('abort', onCallAbort);
+    }
+  }
+
+  onUpstreamClose(upstream: string, conn: UpstreamConnection): void {
+    for (const s of this.deps.sessions()) if (s.connections.get(upstream) === conn) s.connections.delete(upstream);
+    this.inflightByConn.delete(conn);
+  }
+
+  /** The session ended: give its connections back to their pools. */
+  releaseSession(session: DownstreamSession): void {
+    for (const upstream of session.connections.keys()) this.deps.pool(upstream)?.release(session.id);
+    session.connections.clear();
+  }
+
+  /**
+   * The call an untagged upstream message belongs to. stdio and legacy SSE carry no per-request stream, so
+   * with one call in flight it is that call; with several, a server->client request goes to the oldest call
+   * that has not had one yet (upstreams raise them in the order calls arrive). Use `sharing: per-session`
+   * for upstreams that need exact attribution under concurrency.
+   */
+  private attribute(conn: UpstreamConnection, claim: boolean): CallContext | undefined {
+    const calls = this.inflightByConn.get(conn);
+    if (!calls || calls.size === 0) return undefined;
+    let first: CallContext | undefined;
+    for (const c of calls) {
+      first ??= c;
+      if (calls.size === 1) return c;
+      if (claim && !c.attributed) {
+        c.attributed = true;
+        return c;
+      }
+    }
+    return claim ? first : undefined;
+  }
+
+  private *sessionsOn(upstream: string, conn: UpstreamConnection): Iterable<DownstreamSession> {
+    for (const s of this.deps.sessions()) if (s.connections.get(upstream) === conn) yield s;
+  }
+
+  private soleSession(upstream: string, conn: UpstreamConnection): DownstreamSession | undefined {
+    let found: DownstreamSession | undefined;
+    for (const s of this.sessionsOn(upstream, conn)) {
+      if (found) return undefined;
+      found = s;
+    }
+    return found;
+  }
+}
+
+function deliver(ctx: CallContext, message: JsonRpcNotification): void {
+  if (ctx.exchange.open) ctx.exchange.related(message);
+  else ctx.session.push(message);
+}
+
+function levelPasses(session: DownstreamSession, params: JsonObject | undefined): boolean {
+  if (!session.logLevel) return true;
+  const level = typeof params?.level === 'string' ? LOG_LEVELS.indexOf(params.level) : -1;
+  return level < 0 || level >= LOG_LEVELS.indexOf(session.logLevel);
+}
+
+function resourceUpstream(view: View, uri: string): string | undefined {
+  const direct = view.resourceRoutes.get(uri);
+  if (direct) return direct;
+  for (const t of view.templateRoutes) if (t.pattern.test(uri)) return t.upstream;
+  return view.upstreams.length === 1 ? view.upstreams[0] : undefined;
+}
+
+function stageContext(ctx: CallContext): StageContext {
+  return { method: ctx.method, sessionId: ctx.session.id, principal: ctx.session.principal, virtualServer: ctx.session.virtualServer, upstream: null, target: null };
+}
+
+function encodeCursor(offset: number): string {
+  return Buffer.from(`o:${offset}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  if (!text.startsWith('o:')) return -1;
+  const n = Number(text.slice(2));
+  return Number.isSafeInteger(n) ? n : -1;
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+/**
+ * The `gatehouse` command: start the gateway, check a config, print the version.
+ */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { configSchema } from '../config/schema.ts';
+import type { GatehouseConfig } from '../config/schema.ts';
+import { loadConfig } from '../config/load.ts';
+import { watchConfig } from '../config/watch.ts';
+import { diffConfig } from '../config/diff.ts';
+import { Gateway } from '../gateway.ts';
+import { VERSION } from '../version.ts';
+import { parseUpstreamFlag } from './adhoc.ts';
+import { startDemo } from './demo.ts';
+
+const HELP = `gatehouse ${VERSION} — an MCP gateway
+
+Usage:
+  gatehouse start [-c FILE] [--port N] [--host H] [--upstream NAME=COMMAND_OR_URL ...]
+  gatehouse check -c FILE
+  gatehouse --version | --help
+
+start   Run the gateway. With -c, serve that config (YAML, or a desktop client's mcpServers JSON) and reload
+        it on change or SIGHUP. With --upstream (repeatable), serve those upstreams without a config file:
+          --upstream everything="npx -y @modelcontextprotocol/server-everything"
+          --upstream remote=https://example.com/mcp      (streamable HTTP; a path ending in /sse = legacy SSE)
+        With neither, run the built-in demo (example servers plus server-everything).
+check   Validate a config, start its upstreams, print the resolved catalog of every virtual server, exit.
+        Exit status 1 when the config is invalid or an upstream cannot start.
+
+Options:
+  -c, --config FILE      config file
+  -p, --port N           listen port (default 8080; 0 picks a free port)
+      --host H           listen address (default 127.0.0.1)
+  -u, --upstream SPEC    NAME=COMMAND_OR_URL, repeatable
+      --log-level L      fatal|error|warn|info|debug|trace|silent
+  -h, --help             this help
+  -v, --version          print the version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      upstream: { type: 'string', short: 'u', multiple: true },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(HELP);
+    return values.help ? 0 : 1;
+  }
+  if (command !== 'start' && command !== 'check') {
+    process.stderr.write(`gatehouse: unknown command "${command}"\n\n${HELP}`);
+    return 1;
+  }
+  if (command === 'check' && !values.config) {
+    process.stderr.write('gatehouse check: -c FILE is required\n');
+    return 1;
+  }
+
+  let file: string | null = null;
+  let base: GatehouseConfig;
+  let stopDemo = () => {};
+  if (values.config) {
+    const loaded = await loadConfig(values.config);
+    file = loaded.file;
+    base = loaded.config;
+  } else if (values.upstream?.length) {
+    const upstreams: Record<string, unknown> = {};
+    for (const flag of values.upstream) {
+      const { name, upstream } = parseUpstreamFlag(flag);
+      if (upstreams[name]) throw new Error(`--upstream ${name} is given twice`);
+      upstreams[name] = upstream;
+    }
+    base = configSchema.parse({ upstreams });
+  } else {
+    const demo = await startDemo();
+    stopDemo = demo.stop;
+    base = configSchema.parse({ upstreams: demo.upstreams, virtualServers: demo.virtualServers });
+  }
+  const config = withOverrides(base, values, command === 'check');
+  const logger = pino({ level: (values['log-level'] as string | undefined) ?? config.logging.level, base: undefined }, pino.destination(2));
+  const gateway = new Gateway(config, logger);
+  const url = await gateway.start();
+
+  if (command === 'check') {
+    const report = checkReport(gateway, config);
+    await gateway.close();
+    stopDemo();
+    process.stdout.write(report.text);
+    return report.ok ? 0 : 1;
+  }
+
+  process.stdout.write(`gatehouse listening on ${url}\n`);
+  const watcher = file
+    ? watchConfig(
+        file,
+        (next) => {
+          const applied = withOverrides(next.config, values, false);
+          const changes = diffConfig(gateway.currentConfig, applied);
+          gateway.applyConfig(applied, changes).then(
+            () => logger.info({ changes }, 'config reloaded'),
+            (err: Error) => logger.error({ err: err.message }, 'applying the reloaded config failed'),
+          );
+        },
+        (err) => logger.error({ err: err.message }, 'config reload rejected; keeping the previous config'),
+      )
+    : null;
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'draining');
+      watcher?.close();
+      gateway.drain().finally(() => {
+        stopDemo();
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+function withOverrides(config: GatehouseConfig, values: { port?: string; host?: string }, check: boolean): GatehouseConfig {
+  const server = { ...config.server };
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got "${values.port}"`);
+    server.port = port;
+  }
+  if (values.host !== undefined) server.host = values.host;
+  if (check) {
+    server.port = 0;
+    server.host = '127.0.0.1';
+  }
+  return { ...config, server };
+}
+
+function checkReport(gateway: Gateway, config: GatehouseConfig): { ok: boolean; text: string } {
+  let ok = true;
+  const lines: string[] = [];
+  const readiness = gateway.readiness();
+  lines.push('Upstreams:');
+  for (const [name, r] of Object.entries(readiness.upstreams)) {
+    const entry = gateway.catalog.entries.get(name);
+    if (r.status !== 'ready') ok = false;
+    lines.push(`  ${name}: ${r.status}${r.error ? ` — ${r.error}` : ''}${entry?.status === 'ready' ? ` (${entry.tools.length} tools, ${entry.prompts.length} prompts, ${entry.resources.length} resources, ${entry.resourceTemplates.length} templates)` : ''}`);
+  }
+  for (const name of ['', ...Object.keys(config.virtualServers)]) {
+    const view = gateway.view(name)!;
+    lines.push('', name === '' ? `Default endpoint ${config.server.path}:` : `Virtual server "${name}" (${config.server.path}/${name}):`);
+    lines.push(`  tools (${view.tools.length}): ${view.tools.map((t) => t.name).join(', ') || '-'}`);
+    lines.push(`  prompts (${view.prompts.length}): ${view.prompts.map((p) => p.name).join(', ') || '-'}`);
+    lines.push(`  resources: ${view.resources.length}, templates: ${view.resourceTemplates.length}`);
+    for (const w of view.warnings) lines.push(`  warning: ${w}`);
+  }
+  return { ok, text: `${lines.join('\n')}\n` };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`gatehouse: ${err.message}\n`);
+    process.exit(1);
+  },
+);

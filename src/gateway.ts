@@ -1,0 +1,367 @@
+/**
+ * The gateway: wires config, upstream pools, the catalog, virtual-server views, the router and the HTTP
+ * front door together, and applies config changes live (only what changed is restarted).
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { GatehouseConfig, UpstreamConfig, VirtualServerConfig } from './config/schema.ts';
+import type { JsonObject } from './core/jsonrpc.ts';
+import { compilePipeline } from './core/stage.ts';
+import type { Pipeline } from './core/stage.ts';
+import { Catalog, LIST_KINDS } from './catalog/catalog.ts';
+import type { ListKind } from './catalog/types.ts';
+import { Router } from './catalog/router.ts';
+import { buildView, DEFAULT_VIEW_CONFIG } from './catalog/view.ts';
+import type { View } from './catalog/view.ts';
+import { createHttpServer } from './server/http-server.ts';
+import type { Front, FrontOptions, Listener, ListenFilter, Readiness } from './server/front.ts';
+import type { DownstreamSession } from './session/session.ts';
+import type { JsonRpcNotification } from './core/jsonrpc.ts';
+import { isLoopbackHost } from './server/guards.ts';
+import { SessionRegistry } from './session/registry.ts';
+import { STATELESS_REVISION, SUPPORTED_REVISIONS } from './session/revision.ts';
+import { UpstreamPool } from './upstream/pool.ts';
+import type { UpstreamConnection } from './upstream/types.ts';
+import { VERSION } from './version.ts';
+
+/** What the gateway declares to upstreams: it relays these to the client that caused the request. */
+const UPSTREAM_CLIENT_CAPABILITIES: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
+
+const DEFAULT_VIEW = '';
+
+interface ViewState {
+  view: View;
+  /** Serialised lists, to tell whether a rebuild changed what clients see. */
+  signature: Record<ListKind, string>;
+}
+
+export class Gateway implements Front {
+  readonly sessions: SessionRegistry;
+  readonly router: Router;
+  readonly catalog = new Catalog();
+  options: FrontOptions;
+  draining = false;
+  private config: GatehouseConfig;
+  private readonly logger: Logger;
+  private readonly pools = new Map<string, UpstreamPool>();
+  private readonly views = new Map<string, ViewState>();
+  private readonly pipelines = new Map<string, Pipeline | null>();
+  private server: Server | null = null;
+  private readonly loading = new Map<string, Promise<void>>();
+  private readonly listeners = new Set<Listener>();
+
+  constructor(config: GatehouseConfig, logger: Logger) {
+    this.config = config;
+    this.logger = logger;
+    this.options = frontOptions(config);
+    this.sessions = new SessionRegistry(config.server.sessionIdleTimeout);
+    this.sessions.onEnd = (s) => this.router.releaseSession(s);
+    this.router = new Router({
+      view: (name) => this.view(name),
+      pipeline: (name) => this.pipelines.get(name) ?? null,
+      pool: (name) => this.pools.get(name),
+      sessions: () => this.sessions.values(),
+      requestTimeout: (upstream, tool) => {
+        const u = this.config.upstreams[upstream];
+        return (tool !== undefined ? u?.toolTimeouts[tool] : undefined) ?? u?.timeouts.request ?? 60_000;
+      },
+      pageSize: config.server.pageSize,
+      refreshCatalog: (upstream, conn, kind) => this.refresh(upstream, conn, kind),
+      resourceUpdated: (uri, n) => {
+        for (const l of this.listeners) if (l.filter.resourceSubscriptions?.includes(uri)) l.deliver(n);
+      },
+    });
+    this.catalog.on('change', () => this.onCatalogChange());
+    this.configureViews();
+  }
+
+  /** Listen, then start every upstream; resolves once each has either started or failed. */
+  async start(): Promise<string> {
+    this.server = createHttpServer(this, (err) => this.logger.error({ err }, 'unhandled error on the request path'));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.config.server.port, this.config.server.host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    // Port 0 picks a free port: the origin policy and URLs must use the real one.
+    this.options = frontOptions(this.config);
+    await Promise.all(Object.entries(this.config.upstreams).filter(([, u]) => u.enabled).map(([name, u]) => this.addUpstream(name, u)));
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}${this.config.server.path}`;
+  }
+
+  get currentConfig(): GatehouseConfig {
+    return this.config;
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  // ---- Front --------------------------------------------------------------------------------------
+
+  hasVirtualServer(name: string): boolean {
+    return Object.hasOwn(this.config.virtualServers, name);
+  }
+
+  principal(_req: IncomingMessage): string {
+    return 'anonymous';
+  }
+
+  initializeResult(virtualServer: string, revision: string): JsonObject {
+    const view = this.view(virtualServer)!;
+    const vs = this.config.virtualServers[virtualServer];
+    const result: JsonObject = {
+      protocolVersion: revision,
+      capabilities: view.capabilities,
+      serverInfo: { name: 'gatehouse', title: vs?.title ?? 'Gatehouse', version: VERSION },
+    };
+    const instructions = vs?.description ?? view.instructions;
+    if (instructions) result.instructions = instructions;
+    return result;
+  }
+
+  discoverResult(virtualServer: string): JsonObject {
+    const view = this.view(virtualServer)!;
+    const vs = this.config.virtualServers[virtualServer];
+    const serverInfo = { name: 'gatehouse', title: vs?.title ?? 'Gatehouse', version: VERSION };
+    const { logging: _logging, ...capabilities } = view.capabilities;
+    const result: JsonObject = {
+      resultType: 'complete',
+      supportedVersions: [...SUPPORTED_REVISIONS],
+      capabilities,
+      serverInfo,
+      ttlMs: 0,
+      cacheScope: 'private',
+      _meta: { 'io.modelcontextprotocol/serverInfo': serverInfo },
+    };
+    const instructions = vs?.description ?? view.instructions;
+    if (instructions) result.instructions = instructions;
+    void STATELESS_REVISION;
+    return result;
+  }
+
+  listen(context: DownstreamSession, _id: string | number, filter: ListenFilter): Listener {
+    const listener: Listener = {
+      virtualServer: context.virtualServer,
+      filter,
+      deliver: () => {},
+      close: () => {
+        this.listeners.delete(listener);
+      },
+    };
+    this.listeners.add(listener);
+    const view = this.view(context.virtualServer);
+    // Resource updates need an upstream subscription; a failed one just never fires.
+    for (const uri of filter.resourceSubscriptions ?? []) {
+      const upstream = view?.resourceRoutes.get(uri) ?? view?.templateRoutes.find((t) => t.pattern.test(uri))?.upstream ?? (view?.upstreams.length === 1 ? view.upstreams[0] : undefined);
+      if (!upstream) continue;
+      this.router.connection(context, upstream).then((conn) => conn.request('resources/subscribe', { uri })).catch(() => {});
+    }
+    return listener;
+  }
+
+  readiness(): Readiness {
+    const upstreams: Readiness['upstreams'] = {};
+    let ready = !this.draining;
+    for (const [name, u] of Object.entries(this.config.upstreams)) {
+      if (!u.enabled) continue;
+      const entry = this.catalog.entries.get(name);
+      upstreams[name] = { status: entry?.status ?? 'starting', error: entry?.error ?? null };
+      if (entry?.status !== 'ready') ready = false;
+    }
+    return { ready, upstreams };
+  }
+
+  // ---- views --------------------------------------------------------------------------------------
+
+  view(name: string): View | undefined {
+    const state = this.views.get(name);
+    if (!state) return undefined;
+    if (state.view.catalogVersion !== this.catalog.version) this.rebuild(name, state);
+    return state.view;
+  }
+
+  private vsConfig(name: string): VirtualServerConfig | undefined {
+    return name === DEFAULT_VIEW ? DEFAULT_VIEW_CONFIG : this.config.virtualServers[name];
+  }
+
+  private configureViews(): void {
+    const names = [DEFAULT_VIEW, ...Object.keys(this.config.virtualServers)];
+    for (const name of [...this.views.keys()]) if (!names.includes(name)) this.views.delete(name);
+    for (const name of names) {
+      const view = buildView(name, this.vsConfig(name)!, this.catalog, this.config.namespacing);
+      const previous = this.views.get(name);
+      this.views.set(name, { view, signature: signatureOf(view) });
+      this.pipelines.set(name, compilePipelineFor());
+      if (previous) this.notifyChanges(name, previous.signature, signatureOf(view));
+      for (const w of view.warnings) this.logger.warn({ virtualServer: name || '(default)' }, w);
+    }
+  }
+
+  private rebuild(name: string, state: ViewState): void {
+    const view = buildView(name, this.vsConfig(name)!, this.catalog, this.config.namespacing);
+    const signature = signatureOf(view);
+    const previous = state.signature;
+    state.view = view;
+    state.signature = signature;
+    this.notifyChanges(name, previous, signature);
+  }
+
+  private onCatalogChange(): void {
+    for (const [name, state] of this.views) this.rebuild(name, state);
+  }
+
+  /** Tell the sessions of a virtual server which of their lists changed. */
+  private notifyChanges(name: string, before: Record<ListKind, string>, after: Record<ListKind, string>): void {
+    const methods: string[] = [];
+    if (before.tools !== after.tools) methods.push('notifications/tools/list_changed');
+    if (before.prompts !== after.prompts) methods.push('notifications/prompts/list_changed');
+    if (before.resources !== after.resources || before.resourceTemplates !== after.resourceTemplates) methods.push('notifications/resources/list_changed');
+    if (methods.length === 0) return;
+    for (const s of this.sessions.values()) {
+      if (s.virtualServer !== name) continue;
+      for (const method of methods) s.push({ jsonrpc: '2.0', method });
+    }
+    for (const l of this.listeners) {
+      if (l.virtualServer !== name) continue;
+      for (const method of methods) if (listenWants(l.filter, method)) l.deliver({ jsonrpc: '2.0', method } as JsonRpcNotification);
+    }
+  }
+
+  // ---- upstreams ----------------------------------------------------------------------------------
+
+  private async addUpstream(name: string, config: UpstreamConfig): Promise<void> {
+    this.catalog.declare(name, config.tags, config.title);
+    const pool = new UpstreamPool(name, config, {
+      onNotification: (conn, n, tag) => this.router.onUpstreamNotification(name, conn, n, tag),
+      onRequest: (conn, r, tag) => this.router.onUpstreamRequest(name, conn, r, tag),
+      onClose: (conn) => this.onUpstreamClose(name, pool, conn),
+    }, { capabilities: UPSTREAM_CLIENT_CAPABILITIES, clientVersion: VERSION, logger: this.logger.child({ upstream: name }) });
+    this.pools.set(name, pool);
+    await this.load(name, pool);
+  }
+
+  /** (Re)list an upstream over its catalog connection; failures are reported in /readyz and retried. */
+  private load(name: string, pool: UpstreamPool): Promise<void> {
+    const running = this.loading.get(name);
+    if (running) return running;
+    const task = (async () => {
+      try {
+        await pool.start();
+        const conn = await pool.catalog();
+        if (this.pools.get(name) !== pool) return;
+        await this.catalog.load(name, conn);
+        this.logger.info({ upstream: name, tools: this.catalog.entries.get(name)?.tools.length }, 'upstream ready');
+      } catch (err) {
+        if (this.pools.get(name) !== pool) return;
+        this.catalog.fail(name, (err as Error).message);
+        this.logger.error({ upstream: name, err: (err as Error).message }, 'upstream failed to start');
+      } finally {
+        this.loading.delete(name);
+      }
+    })();
+    this.loading.set(name, task);
+    return task;
+  }
+
+  private onUpstreamClose(name: string, pool: UpstreamPool, conn: UpstreamConnection): void {
+    this.router.onUpstreamClose(name, conn);
+    if (this.pools.get(name) !== pool || this.draining) return;
+    // The catalog connection died: list again once the pool has restarted it (with backoff).
+    pool.catalog().then(
+      (fresh) => {
+        if (fresh !== conn && this.pools.get(name) === pool) return this.catalog.load(name, fresh);
+      },
+      (err: Error) => this.catalog.fail(name, err.message),
+    ).catch((err: Error) => this.catalog.fail(name, err.message));
+  }
+
+  private refresh(upstream: string, conn: UpstreamConnection, kind: 'tools' | 'resources' | 'prompts'): void {
+    const kinds: ListKind[] = kind === 'resources' ? ['resources', 'resourceTemplates'] : [kind];
+    this.catalog.refresh(upstream, conn, kinds).catch((err: Error) => this.logger.warn({ upstream, err: err.message }, 'refreshing the catalog failed'));
+  }
+
+  // ---- config -------------------------------------------------------------------------------------
+
+  /** Apply a new config live: restart only upstreams that changed; sessions of unaffected servers stay. */
+  async applyConfig(next: GatehouseConfig, changes: { upstreams: { added: string[]; removed: string[]; changed: string[] } }): Promise<void> {
+    this.config = next;
+    this.options = frontOptions(next);
+    const stops: Promise<void>[] = [];
+    for (const name of [...changes.upstreams.removed, ...changes.upstreams.changed]) {
+      const pool = this.pools.get(name);
+      this.pools.delete(name);
+      this.catalog.remove(name);
+      if (pool) stops.push(pool.close());
+    }
+    this.configureViews();
+    // Sessions bound to a virtual server that no longer exists are ended.
+    for (const s of [...this.sessions.values()]) if (s.virtualServer !== DEFAULT_VIEW && !this.hasVirtualServer(s.virtualServer)) this.sessions.end(s.id);
+    const starts = [...changes.upstreams.added, ...changes.upstreams.changed]
+      .filter((name) => next.upstreams[name]?.enabled)
+      .map((name) => this.addUpstream(name, next.upstreams[name]));
+    await Promise.all([...stops, ...starts]);
+  }
+
+  /** SIGTERM: stop taking sessions, let in-flight calls finish (bounded), then close everything. */
+  async drain(timeoutMs = this.config.server.drainTimeout): Promise<void> {
+    this.draining = true;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && [...this.sessions.values()].some((s) => s.inFlight.size > 0)) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    this.draining = true;
+    this.sessions.closeAll();
+    const server = this.server;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
+  }
+
+  stats(): { sessions: number; upstreams: Record<string, unknown> } {
+    const upstreams: Record<string, unknown> = {};
+    for (const [name, pool] of this.pools) upstreams[name] = pool.stats();
+    return { sessions: this.sessions.size, upstreams };
+  }
+}
+
+/** The stages of a virtual server's pipeline; the identity, policy and guard stages plug in here. */
+function compilePipelineFor(): Pipeline | null {
+  return null;
+}
+void compilePipeline;
+
+function frontOptions(config: GatehouseConfig): FrontOptions {
+  return {
+    path: config.server.path,
+    maxBodyBytes: config.server.maxBodyBytes,
+    resumeBuffer: config.server.resumeBuffer,
+    legacySse: config.server.legacySse,
+    origin: {
+      allowedOrigins: config.server.allowedOrigins,
+      allowedHosts: config.server.allowedHosts,
+      loopbackOnly: isLoopbackHost(config.server.host),
+    },
+  };
+}
+
+function listenWants(filter: ListenFilter, method: string): boolean {
+  if (method === 'notifications/tools/list_changed') return filter.toolsListChanged === true;
+  if (method === 'notifications/prompts/list_changed') return filter.promptsListChanged === true;
+  return filter.resourcesListChanged === true;
+}
+
+function signatureOf(view: View): Record<ListKind, string> {
+  const out = {} as Record<ListKind, string>;
+  for (const kind of LIST_KINDS) out[kind] = JSON.stringify(view[kind]);
+  return out;
+}

@@ -1,0 +1,57 @@
+/**
+ * What the HTTP front door needs from the rest of the gateway. The front turns bytes into JSON-RPC messages
+ * and sessions; everything about tools and upstreams sits behind this interface.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { JsonObject, JsonRpcNotification } from '../core/jsonrpc.ts';
+import type { DownstreamSession } from '../session/session.ts';
+import type { Router } from '../catalog/router.ts';
+import type { SessionRegistry } from '../session/registry.ts';
+import type { OriginPolicy } from './guards.ts';
+
+export interface FrontOptions {
+  /** Base path of the MCP endpoint (`/mcp`); virtual servers at `<path>/<name>`. */
+  path: string;
+  maxBodyBytes: number;
+  resumeBuffer: number;
+  legacySse: boolean;
+  origin: OriginPolicy;
+}
+
+export interface Readiness {
+  ready: boolean;
+  upstreams: Record<string, { status: string; error?: string | null }>;
+}
+
+export interface Front {
+  readonly options: FrontOptions;
+  readonly sessions: SessionRegistry;
+  readonly router: Router;
+  /** True while SIGTERM drains: no new sessions. */
+  readonly draining: boolean;
+  hasVirtualServer(name: string): boolean;
+  /** The initialize result for a new session of a virtual server. */
+  initializeResult(virtualServer: string, revision: string): JsonObject;
+  /** The 2026-07-28 server/discover result of a virtual server. */
+  discoverResult(virtualServer: string): JsonObject;
+  /** The principal a request speaks for (the identity stage plugs in here). */
+  principal(req: IncomingMessage): string;
+  readiness(): Readiness;
+  /** Register a 2026-07-28 `subscriptions/listen` stream. */
+  listen(context: DownstreamSession, id: string | number, filter: ListenFilter): Listener;
+}
+
+export interface ListenFilter {
+  toolsListChanged?: boolean;
+  promptsListChanged?: boolean;
+  resourcesListChanged?: boolean;
+  resourceSubscriptions?: string[];
+}
+
+export interface Listener {
+  readonly virtualServer: string;
+  readonly filter: ListenFilter;
+  /** Set by the transport: sends one notification on the listen stream. */
+  deliver: (n: JsonRpcNotification) => void;
+  close(): void;
+}

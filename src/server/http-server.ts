@@ -1,0 +1,69 @@
+/**
+ * The HTTP listener: routes a request to the streamable-HTTP endpoint, the legacy SSE endpoints or the
+ * health probes, and turns any error thrown on the way into the transport's answer.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { GatehouseError } from '../core/errors.ts';
+import { failure, RpcCode } from '../core/jsonrpc.ts';
+import { writeJson } from './exchange.ts';
+import type { Front } from './front.ts';
+import { handleLegacyMessage, LEGACY_MESSAGES_PATH, openLegacyStream } from './legacy-sse.ts';
+import { handleStreamable } from './streamable.ts';
+
+export const LEGACY_SSE_PATH = '/sse';
+
+export function createHttpServer(front: Front, onError: (err: unknown) => void): Server {
+  const server = createServer((req, res) => {
+    route(front, req, res).catch((err) => sendError(res, err, onError));
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}
+
+async function route(front: Front, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  const path = q < 0 ? raw : raw.slice(0, q);
+  const base = front.options.path;
+  if (path === base) return handleStreamable(front, req, res, '');
+  if (path.startsWith(base) && path.charCodeAt(base.length) === 47 /* / */) {
+    const name = decodeURIComponent(path.slice(base.length + 1));
+    if (!front.hasVirtualServer(name)) throw new GatehouseError('GH_ERR_HTTP_NOT_FOUND', [`No virtual server named "${name}"`]);
+    return handleStreamable(front, req, res, name);
+  }
+  if (front.options.legacySse) {
+    if (path === LEGACY_SSE_PATH) return openLegacyStream(front, req, res, '');
+    if (path.startsWith(`${LEGACY_SSE_PATH}/`)) {
+      const name = decodeURIComponent(path.slice(LEGACY_SSE_PATH.length + 1));
+      if (!front.hasVirtualServer(name)) throw new GatehouseError('GH_ERR_HTTP_NOT_FOUND', [`No virtual server named "${name}"`]);
+      return openLegacyStream(front, req, res, name);
+    }
+    if (path === LEGACY_MESSAGES_PATH) return handleLegacyMessage(front, req, res, new URL(raw, 'http://gateway'));
+  }
+  if (path === '/healthz') {
+    writeJson(res, 200, { status: 'ok' });
+    return;
+  }
+  if (path === '/readyz') {
+    const r = front.readiness();
+    writeJson(res, r.ready ? 200 : 503, r);
+    return;
+  }
+  throw new GatehouseError('GH_ERR_HTTP_NOT_FOUND', [`Not found: ${path}; the MCP endpoint is ${base}`]);
+}
+
+/** One place maps an error to the HTTP/JSON-RPC reply. */
+export function sendError(res: ServerResponse, err: unknown, onError: (err: unknown) => void): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (GatehouseError.is(err)) {
+    writeJson(res, err.status, failure(null, err.rpcCode, err.message, { code: err.code }));
+    return;
+  }
+  onError(err);
+  writeJson(res, 500, failure(null, RpcCode.InternalError, 'Internal error'));
+}
