@@ -189,7 +189,7 @@ describe('notes-stdio', () => {
   });
   after(() => ctx?.client.close());
 
-  commonChecks(() => ctx, ['add_note', 'list_notes', 'search_notes', 'update_note', ...['slow_count', 'ask_llm']]);
+  commonChecks(() => ctx, ['add_note', 'update_note', 'list_notes', 'search_notes', 'confirm_action', 'list_roots']);
   interactiveChecks(() => ctx);
 
   it('adds, lists and searches notes, logging each add', async () => {

@@ -57,6 +57,8 @@ function post(pool: Pool, path: string, headers: Record<string, string>, body: s
     let status = 0;
     let answerHeaders: Answer['headers'] = {};
     const handler: Dispatcher.DispatchHandler = {
+      // Its presence is what marks this as a new-style handler for undici (no onConnect/onHeaders/onData needed).
+      onRequestStart() {},
       onResponseStart(_controller, statusCode, responseHeaders) {
         status = statusCode;
         answerHeaders = responseHeaders;

@@ -62,10 +62,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The telling line of a crash report (the first `...Error...` line), else its last line. */
+function summarize(stderr: string): string {
+  const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
+  const telling = lines.find((line) => /Error\b/.test(line)) ?? lines.at(-1);
+  return telling ? `: ${telling.slice(0, 300)}` : '';
+}
+
 function exitError(kept: Kept, what: string): Promise<never> {
   return kept.exited.then((code) => {
-    const tail = kept.stderrTail();
-    throw new Error(`${what} exited (${code}) before it was ready${tail ? `: ${tail.slice(-600)}` : ''}`);
+    throw new Error(`${what} exited (${code}) before it was ready${summarize(kept.stderrTail())}`);
   });
 }
 

@@ -115,6 +115,8 @@ export async function runExampleServer(options: ExampleServerOptions): Promise<S
   const shutdown = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    // An example must never outlive its test run: give up on a graceful close after a moment.
+    setTimeout(() => process.exit(0), 2_000).unref();
     await options.onShutdown?.().catch(() => {});
     server.closeAllConnections();
     server.close(() => process.exit(0));

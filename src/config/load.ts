@@ -49,7 +49,12 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     return { line, column: col };
   };
   if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => ({ ...at(e.pos[0]), key: '', detail: `invalid YAML: ${e.message}` })));
+    // Only the first: after a syntax error the parser's further complaints are mostly echoes of it.
+    const [e] = doc.errors;
+    // `{ port: ${PORT} }`: in a flow collection `{` and `}` are syntax, so the reference must be quoted.
+    const nearReference = text.startsWith('${', e.pos[0]) || text.startsWith('${', e.pos[0] - 1);
+    const hint = nearReference ? ' (inside { } or [ ], quote a value that uses ${…}: "${VAR}")' : '';
+    throw new ConfigError(file, [{ ...at(e.pos[0]), key: '', detail: `invalid YAML: ${e.message}${hint}` }]);
   }
 
   const { sources, problems } = interpolateDocument(doc, {
@@ -71,6 +76,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     data = doc.toJS({ maxAliasCount: 100 }) ?? {};
   } catch (err) {
     throw new ConfigError(file, [{ line: 1, column: 1, key: '', detail: (err as Error).message }], { cause: err });
+  }
+
+  // Top-level `x-…` keys are free for YAML anchors (`x-defaults: &defaults`), as in Compose files.
+  if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
+    data = Object.fromEntries(Object.entries(data).filter(([key]) => !key.startsWith('x-')));
   }
 
   let sourcePath = (path: readonly PropertyKey[]): PropertyKey[] => [...path];
@@ -176,12 +186,13 @@ function toConfigIssues(issue: z.core.$ZodIssue, prefix: PropertyKey[], ctx: Iss
     return [{ ...place(ctx.doc, ctx.at, source, 'key'), key: formatKey(source), expected: issue.message, detail: `missing required key; expected ${issue.message}` }];
   }
   const suggestion = issue.code === 'custom' ? (issue.params as { suggestion?: string } | undefined)?.suggestion : undefined;
-  const got = shown(ctx, source, found.value);
+  // A schema's own check on a whole mapping says all there is to say; "got a mapping" would add nothing.
+  const got = issue.code === 'custom' && typeof found.value === 'object' && found.value !== null ? '' : `, got ${shown(ctx, source, found.value)}`;
   return [{
     ...place(ctx.doc, ctx.at, source, 'value'),
     key: formatKey(source),
     expected: issue.message,
-    detail: `expected ${issue.message}, got ${got}${suggestion === undefined ? '' : `; did you mean "${suggestion}"?`}`,
+    detail: `expected ${issue.message}${got}${suggestion === undefined ? '' : `; did you mean "${suggestion}"?`}`,
   }];
 }
 

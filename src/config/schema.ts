@@ -173,7 +173,7 @@ export const configSchema = z.strictObject({
     /** Host header names accepted besides loopback ones when bound to loopback (DNS-rebinding protection); "*" = any. */
     allowedHosts: z.array(z.string()).default([]),
     /** Items per page of the gateway's own tools/prompts/resources lists (0 = no pagination). */
-    pageSize: z.number().int().nonnegative().default(0),
+    pageSize: num(z.number().int().nonnegative()).default(0),
     /** Largest accepted request body. */
     maxBodyBytes: num(z.number().int().positive()).default(4 * 1024 * 1024),
     /** A session with no request for this long is ended. */

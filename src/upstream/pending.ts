@@ -10,7 +10,7 @@ import type { UpstreamRequestOptions } from './types.ts';
 /** Sends `notifications/cancelled {requestId, reason}` upstream; failures are the transport's to swallow. */
 export type SendCancel = (id: number, reason: string) => void;
 
-const ONCE: AddEventListenerOptions = { once: true };
+const ONCE = { once: true } as const;
 
 /**
  * One request waiting for its answer. It is its own abort listener (`handleEvent`) and its timer callback's

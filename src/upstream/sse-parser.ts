@@ -7,9 +7,8 @@
 /** Called once per dispatched event; `type` is 'message' when the event named none. */
 export type SseEventHandler = (type: string, data: string, lastEventId: string) => void;
 
-const STREAM: TextDecodeOptions = { stream: true };
+const STREAM = { stream: true } as const;
 const LF = 10;
-const CR = 13;
 const COLON = 58;
 
 export class SseParser {

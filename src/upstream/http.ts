@@ -1,0 +1,606 @@
+/**
+ * An upstream reached over MCP streamable HTTP (basic/transports, 2025-03-26 and later): every message is a POST
+ * answered by JSON or by an SSE stream that may carry the request's notifications and server->client requests
+ * before its response; a GET stream carries what the server sends on its own. One upstream session, multiplexed,
+ * over an undici keep-alive pool; each request is its own dispatch handler (no Readable, no fetch).
+ */
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { HttpUpstreamConfig } from '../config/schema.ts';
+import { GatehouseError } from '../core/errors.ts';
+import { BaseConnection } from './connection.ts';
+import type { ConnectOptions } from './connection.ts';
+import { PendingRequest } from './pending.ts';
+import { SseParser } from './sse-parser.ts';
+import type { UpstreamHandlers, UpstreamInfo } from './types.ts';
+
+type Controller = Dispatcher.DispatchController;
+type Headers = Record<string, string | string[] | undefined>;
+
+/** A JSON answer larger than this is refused (protects the gateway from a runaway upstream). */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** How much of an error body is kept for the message. */
+const MAX_ERROR_BODY = 2048;
+/** Reconnect delays of the GET stream when the server gives no `retry:` hint. */
+const STREAM_BACKOFF_MS = 500;
+const STREAM_MAX_BACKOFF_MS = 30_000;
+/** Attempts to resume a request's SSE stream (Last-Event-ID) before giving up on its response. */
+const RESUME_ATTEMPTS = 3;
+const DELETE_TIMEOUT_MS = 2_000;
+const ABANDONED = new Error('request abandoned');
+
+const ACCEPT_BOTH = 'application/json, text/event-stream';
+const OWN_HEADERS = new Set(['content-type', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id']);
+
+export class HttpConnection extends BaseConnection {
+  readonly url: URL;
+  /** The upstream session id (Mcp-Session-Id), once initialized; undefined for a sessionless server. */
+  sessionId: string | undefined = undefined;
+  /** How many times an expired upstream session (404) was re-initialized. */
+  reinitializations = 0;
+  /** @internal the path (and query) every message is POSTed to */
+  readonly path: string;
+  private readonly posts: Pool;
+  private streams: Pool | undefined;
+  private readonly configHeaders: string[];
+  private protocolVersion = '';
+  /** @internal flat header lists, rebuilt only when the session changes */
+  postHeaders: string[];
+  /** @internal */
+  getHeaders: string[];
+  private sessionReady = false;
+  private reinitializing: Promise<void> | undefined;
+  private listener: EventStream | undefined;
+  private readonly resumeStreams = new Set<EventStream>();
+
+  constructor(name: string, config: HttpUpstreamConfig, handlers: UpstreamHandlers, options: ConnectOptions) {
+    super(name, handlers, options, config.timeouts.request);
+    this.url = new URL(config.url);
+    this.path = this.url.pathname + this.url.search;
+    this.posts = new Pool(this.url.origin, { connections: config.connections, headersTimeout: 0, bodyTimeout: 0 });
+    const extra: string[] = [];
+    for (const [key, value] of Object.entries(config.headers)) {
+      if (!OWN_HEADERS.has(key.toLowerCase())) extra.push(key, value);
+    }
+    this.configHeaders = extra;
+    this.postHeaders = [];
+    this.getHeaders = [];
+    this.buildHeaders();
+  }
+
+  protected start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  protected override newEntry(): PendingRequest {
+    return new HttpExchange(this);
+  }
+
+  protected sendRequest(entry: PendingRequest, body: string, tag: unknown): void {
+    const exchange = entry as HttpExchange;
+    exchange.body = body;
+    exchange.tag = tag;
+    if (!this.sessionReady && exchange.method !== 'initialize') {
+      // A re-initialize is running: this request goes out on the new session.
+      this.whenReady().then(() => this.post(exchange), (err: Error) => exchange.table?.fail(exchange, err));
+      return;
+    }
+    this.post(exchange);
+  }
+
+  protected send(body: string): Promise<void> {
+    if (!this.sessionReady && this.reinitializing !== undefined) return this.reinitializing.then(() => this.send(body));
+    const post = new HttpPost(this, this.sessionId);
+    this.posts.dispatch({ path: this.path, method: 'POST', headers: this.postHeaders, body }, post);
+    return post.promise;
+  }
+
+  protected override onInitialized(info: UpstreamInfo): void {
+    this.protocolVersion = info.protocolVersion;
+    this.sessionReady = true;
+    this.buildHeaders();
+  }
+
+  protected override async initialize(): Promise<void> {
+    await super.initialize();
+    this.listen();
+  }
+
+  protected async shutdown(): Promise<void> {
+    this.listener?.stop();
+    for (const s of this.resumeStreams) s.stop();
+    this.resumeStreams.clear();
+    const session = this.sessionId;
+    if (session !== undefined) {
+      // Spec: a client that no longer needs the session SHOULD DELETE it; 405 means the server does not allow it.
+      try {
+        const res = await this.posts.request({ path: this.path, method: 'DELETE', headers: this.getHeaders, headersTimeout: DELETE_TIMEOUT_MS, bodyTimeout: DELETE_TIMEOUT_MS });
+        await res.body.dump();
+      } catch {}
+    }
+    await Promise.all([this.posts.destroy().catch(noop), this.streams?.destroy().catch(noop)]);
+  }
+
+  protected whenClosed(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** @internal POST one request (again, after a session re-initialize). */
+  post(exchange: HttpExchange): void {
+    if (exchange.settled) return;
+    exchange.session = this.sessionId;
+    exchange.reset();
+    this.posts.dispatch({ path: this.path, method: 'POST', headers: this.postHeaders, body: exchange.body }, exchange);
+  }
+
+  /** @internal route a decoded value that arrived on a stream or body. */
+  deliver(value: unknown, tag: unknown): void {
+    this.receive(value, tag);
+  }
+
+  /** @internal a message on a stream was not JSON. */
+  countInvalid(): void {
+    this.invalidMessages++;
+  }
+
+  /** @internal the dispatcher for long-lived GET streams, apart from the POST pool so they never starve it. */
+  streamDispatcher(): Pool {
+    return (this.streams ??= new Pool(this.url.origin, { headersTimeout: 0, bodyTimeout: 0 }));
+  }
+
+  /** @internal resume a request's SSE stream from its last event id (the server closed it before the response). */
+  resume(exchange: HttpExchange, lastEventId: string, retryMs: number): void {
+    if (this.isClosing) return;
+    const stream = new EventStream(this, exchange, lastEventId, retryMs);
+    this.resumeStreams.add(stream);
+    stream.schedule();
+  }
+
+  /** @internal */
+  streamEnded(stream: EventStream): void {
+    this.resumeStreams.delete(stream);
+  }
+
+  /**
+   * @internal The upstream answered 404 to a message sent with session `expired`: the session is gone (MCP
+   * streamable HTTP, session management). Initialize a new one, once for everyone who saw the same 404.
+   */
+  sessionExpired(expired: string): Promise<void> {
+    if (this.isClosing) return Promise.reject(this.closedError());
+    if (this.reinitializing !== undefined) return this.reinitializing;
+    if (this.sessionId !== expired) return Promise.resolve();
+    this.options.logger?.info({ upstream: this.upstream }, 'upstream session expired; initializing a new one');
+    this.reinitializations++;
+    this.sessionReady = false;
+    this.sessionId = undefined;
+    this.buildHeaders();
+    this.listener?.stop();
+    this.listener = undefined;
+    const attempt = this.initialize();
+    this.reinitializing = attempt.then(
+      () => {
+        this.reinitializing = undefined;
+      },
+      (err: unknown) => {
+        this.reinitializing = undefined;
+        const error = GatehouseError.is(err) ? err : new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [this.upstream, `session expired and initialize failed: ${(err as Error).message}`]);
+        // Without a session the connection is useless: end it so the pool starts a fresh one.
+        this.connectionLost(error);
+        throw error;
+      },
+    );
+    return this.reinitializing;
+  }
+
+  /** @internal */
+  setSession(id: string): void {
+    this.sessionId = id;
+    this.buildHeaders();
+  }
+
+  /** @internal */
+  unavailable(cause: string): GatehouseError {
+    return new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [this.upstream, cause], { upstream: this.upstream });
+  }
+
+  /** @internal */
+  protocolError(cause: string): GatehouseError {
+    return new GatehouseError('GH_ERR_UPSTREAM_PROTOCOL', [this.upstream, cause], { upstream: this.upstream });
+  }
+
+  /** @internal */
+  get ending(): boolean {
+    return this.isClosing;
+  }
+
+  private whenReady(): Promise<void> {
+    if (this.reinitializing !== undefined) return this.reinitializing;
+    return Promise.reject(this.closedError());
+  }
+
+  private listen(): void {
+    this.listener?.stop();
+    this.listener = new EventStream(this, null, '', -1);
+    this.listener.open();
+  }
+
+  private buildHeaders(): void {
+    const common: string[] = [];
+    if (this.sessionId !== undefined) common.push('mcp-session-id', this.sessionId);
+    if (this.sessionReady && this.protocolVersion !== '') common.push('mcp-protocol-version', this.protocolVersion);
+    for (let i = 0; i < this.configHeaders.length; i++) common.push(this.configHeaders[i]);
+    this.postHeaders = ['content-type', 'application/json', 'accept', ACCEPT_BOTH, ...common];
+    this.getHeaders = ['accept', 'text/event-stream', ...common];
+  }
+}
+
+const MODE_WAIT = 0;
+const MODE_JSON = 1;
+const MODE_SSE = 2;
+const MODE_ERROR = 3;
+const MODE_EXPIRED = 4;
+const MODE_IGNORE = 5;
+
+/**
+ * One request's round trip: it is the in-flight entry and the undici dispatch handler at once, so the
+ * response flows from the socket into the parser with no stream object in between.
+ */
+export class HttpExchange extends PendingRequest implements Dispatcher.DispatchHandler {
+  readonly conn: HttpConnection;
+  body = '';
+  tag: unknown = undefined;
+  /** The session id this exchange was sent with. */
+  session: string | undefined = undefined;
+  private retried = false;
+  private controller: Controller | null = null;
+  private mode = MODE_WAIT;
+  private status = 0;
+  private first: Buffer | null = null;
+  private more: Buffer[] | null = null;
+  private bytes = 0;
+  private parser: SseParser | null = null;
+
+  constructor(conn: HttpConnection) {
+    super();
+    this.conn = conn;
+  }
+
+  /** @internal before a (re)send */
+  reset(): void {
+    this.controller = null;
+    this.mode = MODE_WAIT;
+    this.status = 0;
+    this.first = null;
+    this.more = null;
+    this.bytes = 0;
+    this.parser = null;
+  }
+
+  onRequestStart(controller: Controller): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(ABANDONED);
+  }
+
+  onResponseStart(_controller: Controller, status: number, headers: Headers): void {
+    if (status < 200) return;
+    this.status = status;
+    if (status === 404 && this.session !== undefined && !this.retried) {
+      this.mode = MODE_EXPIRED;
+      return;
+    }
+    if (status >= 300) {
+      this.mode = MODE_ERROR;
+      return;
+    }
+    if (this.method === 'initialize') {
+      const sid = headers['mcp-session-id'];
+      if (typeof sid === 'string' && sid !== '') this.conn.setSession(sid);
+    }
+    const type = headers['content-type'];
+    const ct = typeof type === 'string' ? type : Array.isArray(type) ? type[0] : '';
+    if (ct.startsWith('text/event-stream')) {
+      this.mode = MODE_SSE;
+      this.parser = new SseParser((event, data) => this.event(event, data));
+    } else if (ct.startsWith('application/json') || ct.includes('+json')) {
+      this.mode = MODE_JSON;
+    } else {
+      this.mode = MODE_IGNORE;
+    }
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    switch (this.mode) {
+      case MODE_JSON:
+        this.bytes += chunk.length;
+        if (this.bytes > MAX_BODY_BYTES) {
+          this.table?.fail(this, this.conn.protocolError(`response body exceeds ${MAX_BODY_BYTES} bytes`));
+          controller.abort(ABANDONED);
+          return;
+        }
+        if (this.first === null) this.first = chunk;
+        else (this.more ??= [this.first]).push(chunk);
+        return;
+      case MODE_SSE:
+        this.parser!.push(chunk);
+        return;
+      case MODE_ERROR:
+        if (this.bytes < MAX_ERROR_BODY) {
+          this.bytes += chunk.length;
+          if (this.first === null) this.first = chunk;
+          else (this.more ??= [this.first]).push(chunk);
+        }
+        return;
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    switch (this.mode) {
+      case MODE_JSON: {
+        let value: unknown;
+        try {
+          value = JSON.parse(this.text());
+        } catch {
+          this.table?.fail(this, this.conn.protocolError(`the answer to ${this.method} is not valid JSON`));
+          return;
+        }
+        this.first = this.more = null;
+        this.conn.deliver(value, this.tag);
+        if (!this.settled) this.table?.fail(this, this.conn.protocolError(`the answer to ${this.method} is not its JSON-RPC response`));
+        return;
+      }
+      case MODE_SSE: {
+        const parser = this.parser!;
+        parser.end();
+        if (this.settled) return;
+        if (parser.lastEventId !== '') this.conn.resume(this, parser.lastEventId, parser.retry);
+        else this.table?.fail(this, this.conn.protocolError(`the event stream of ${this.method} ended without its response`));
+        return;
+      }
+      case MODE_EXPIRED:
+        // 404: the request was not received, so sending it again on a new session is safe (even tools/call).
+        this.retried = true;
+        this.conn.sessionExpired(this.session!).then(() => this.conn.post(this), (err: Error) => this.table?.fail(this, err));
+        return;
+      case MODE_ERROR:
+        this.table?.fail(this, this.conn.unavailable(describeStatus(this.status, this.text())));
+        return;
+      default:
+        this.table?.fail(this, this.conn.protocolError(this.status === 202 ? `${this.method} was answered 202 Accepted with no response` : `the answer to ${this.method} is neither JSON nor an event stream`));
+    }
+  }
+
+  onResponseError(_controller: Controller, err: Error): void {
+    if (this.settled) return;
+    const parser = this.parser;
+    if (this.mode === MODE_SSE && parser !== null && parser.lastEventId !== '' && !this.conn.ending) {
+      this.conn.resume(this, parser.lastEventId, parser.retry);
+      return;
+    }
+    this.table?.fail(this, this.conn.unavailable(describeNetError(err)));
+  }
+
+  protected override onAbandon(): void {
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(ABANDONED);
+  }
+
+  /** @internal an SSE event on this request's stream (or its resumption). */
+  event(type: string, data: string): void {
+    if (type !== 'message' || data.length === 0) return; // priming events carry only an id
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      this.conn.countInvalid();
+      return;
+    }
+    this.conn.deliver(value, this.tag);
+  }
+
+  private text(): string {
+    if (this.first === null) return '';
+    if (this.more === null) return this.first.toString('utf8');
+    return Buffer.concat(this.more).toString('utf8');
+  }
+}
+
+/** A notification or a response to a server request: accepted with 202 (or any 2xx). */
+class HttpPost implements Dispatcher.DispatchHandler {
+  readonly promise: Promise<void>;
+  private readonly conn: HttpConnection;
+  private readonly session: string | undefined;
+  private resolve: () => void = noop;
+  private reject: (err: Error) => void = noop;
+  private status = 0;
+
+  constructor(conn: HttpConnection, session: string | undefined) {
+    this.conn = conn;
+    this.session = session;
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  onRequestStart(): void {}
+
+  onResponseStart(_c: Controller, status: number): void {
+    if (status >= 200) this.status = status;
+  }
+
+  onResponseData(): void {}
+
+  onResponseEnd(): void {
+    if (this.status < 300) return this.resolve();
+    if (this.status === 404 && this.session !== undefined) this.conn.sessionExpired(this.session).catch(noop);
+    this.reject(this.conn.unavailable(`HTTP ${this.status}`));
+  }
+
+  onResponseError(_c: Controller, err: Error): void {
+    this.reject(this.conn.unavailable(describeNetError(err)));
+  }
+}
+
+/**
+ * A GET event stream: the standalone one (server-initiated messages, reconnecting with backoff for the life of
+ * the session; 405 means the server offers none) or the resumption of one request's POST stream (Last-Event-ID).
+ */
+class EventStream implements Dispatcher.DispatchHandler {
+  private readonly conn: HttpConnection;
+  /** The request whose stream this resumes, or null for the standalone stream. */
+  private readonly owner: HttpExchange | null;
+  private readonly parser: SseParser;
+  private controller: Controller | null = null;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private delay = STREAM_BACKOFF_MS;
+  private attempts = 0;
+  private status = 0;
+  private live = false;
+
+  constructor(conn: HttpConnection, owner: HttpExchange | null, lastEventId: string, retryMs: number) {
+    this.conn = conn;
+    this.owner = owner;
+    this.parser = new SseParser((type, data) => this.event(type, data));
+    this.parser.lastEventId = lastEventId;
+    this.parser.retry = retryMs;
+  }
+
+  open(): void {
+    if (this.stopped || this.conn.ending) return;
+    if (this.owner !== null && (this.owner.settled || this.attempts >= RESUME_ATTEMPTS)) return this.finish();
+    this.attempts++;
+    this.status = 0;
+    this.live = false;
+    const last = this.parser.lastEventId;
+    const headers = last === '' ? this.conn.getHeaders : [...this.conn.getHeaders, 'last-event-id', last];
+    this.conn.streamDispatcher().dispatch({ path: this.conn.path, method: 'GET', headers }, this);
+  }
+
+  /** Reconnect after the server's `retry` hint or the backoff. */
+  schedule(): void {
+    if (this.stopped || this.conn.ending) return;
+    const wait = this.parser.retry >= 0 ? this.parser.retry : this.delay;
+    this.delay = Math.min(this.delay * 2, STREAM_MAX_BACKOFF_MS);
+    this.timer = setTimeout(() => this.open(), wait);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(ABANDONED);
+  }
+
+  onRequestStart(controller: Controller): void {
+    this.controller = controller;
+    if (this.stopped) controller.abort(ABANDONED);
+  }
+
+  onResponseStart(_c: Controller, status: number, headers: Headers): void {
+    if (status < 200) return;
+    this.status = status;
+    const type = headers['content-type'];
+    const ct = typeof type === 'string' ? type : '';
+    this.live = status === 200 && ct.startsWith('text/event-stream');
+    if (this.live && this.owner === null) {
+      this.delay = STREAM_BACKOFF_MS;
+      this.attempts = 0;
+    }
+  }
+
+  onResponseData(_c: Controller, chunk: Buffer): void {
+    if (this.live) this.parser.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.parser.end();
+    this.ended();
+  }
+
+  onResponseError(): void {
+    this.parser.end();
+    this.ended();
+  }
+
+  private ended(): void {
+    this.controller = null;
+    if (this.stopped || this.conn.ending) return this.finish();
+    const status = this.status;
+    if (this.owner === null) {
+      if (status === 405) return this.finish(); // the server offers no standalone stream
+      if (status === 404 && this.conn.sessionId !== undefined) {
+        this.conn.sessionExpired(this.conn.sessionId).catch(noop); // a new listener opens after initialize
+        return this.finish();
+      }
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) return this.finish();
+      return this.schedule();
+    }
+    if (this.owner.settled) return this.finish();
+    if (status !== 0 && !this.live) {
+      this.owner.table?.fail(this.owner, this.conn.protocolError(`resuming the event stream of ${this.owner.method} failed with HTTP ${status}`));
+      return this.finish();
+    }
+    if (this.attempts >= RESUME_ATTEMPTS) {
+      this.owner.table?.fail(this.owner, this.conn.protocolError(`the event stream of ${this.owner.method} ended without its response`));
+      return this.finish();
+    }
+    this.schedule();
+  }
+
+  private finish(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.owner !== null) this.conn.streamEnded(this);
+  }
+
+  private event(type: string, data: string): void {
+    if (this.owner !== null) {
+      this.owner.event(type, data);
+      if (this.owner.settled) this.stop();
+      return;
+    }
+    if (type !== 'message' || data.length === 0) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      this.conn.countInvalid();
+      return;
+    }
+    this.conn.deliver(value, undefined);
+  }
+}
+
+/** Open a streamable-HTTP upstream: initialize within `timeouts.connect`, then listen on the GET stream. */
+export async function connectHttp(name: string, config: HttpUpstreamConfig, handlers: UpstreamHandlers, options: ConnectOptions): Promise<HttpConnection> {
+  const conn = new HttpConnection(name, config, handlers, options);
+  await conn.open(config.timeouts.connect);
+  return conn;
+}
+
+function describeStatus(status: number, body: string): string {
+  let detail = '';
+  if (body.length > 0) {
+    try {
+      const parsed = JSON.parse(body) as { error?: { message?: unknown } };
+      if (parsed && typeof parsed.error?.message === 'string') detail = parsed.error.message;
+    } catch {
+      detail = body.length > 200 ? `${body.slice(0, 200)}…` : body;
+    }
+  }
+  return detail === '' ? `HTTP ${status}` : `HTTP ${status}: ${detail.trim()}`;
+}
+
+/** undici errors carry the socket-level cause in `code` (ECONNREFUSED, UND_ERR_SOCKET, ...). */
+export function describeNetError(err: Error): string {
+  const e = err as Error & { code?: string; cause?: Error & { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  if (code === 'ECONNREFUSED') return `connection refused (${e.message})`;
+  if (err instanceof AggregateError && err.errors.length > 0) return describeNetError(err.errors[0] as Error);
+  return code !== undefined && !e.message.includes(code) ? `${e.message} (${code})` : e.message;
+}
+
+function noop(): void {}
