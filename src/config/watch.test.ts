@@ -142,6 +142,16 @@ describe('watchConfig', () => {
     assert.equal((await nextChange(events)).config.server.port, 1000);
   });
 
+  test('an emptied file is never applied; an explicit reload says so', async () => {
+    const events = recorder();
+    await start(events);
+    await writeFile(file, '');
+    await watcher!.reload();
+    const event = await events.next();
+    assert.ok(event.kind === 'error' && event.err instanceof ConfigError);
+    assert.match(event.err.message, /the config file is empty; keeping the running config/);
+  });
+
   test('a file that disappears is reported, and nothing runs after close', async () => {
     const events = recorder();
     await start(events);

@@ -28,7 +28,8 @@ export interface ConfigWatcher {
 /**
  * Watch `file`. A file event reloads only when the text differs from the last text seen; SIGHUP (or `reload()`)
  * always reloads, since a `${file:…}` secret may have changed while the config text did not.
- * Reloads run one at a time in order, so an older read can never overtake a newer one.
+ * Reloads run one at a time in order, so an older read can never overtake a newer one. onError gets a ConfigError
+ * for a file that cannot be read or does not validate, or whatever the watcher or onChange threw.
  *
  * The directory is watched, not the file: editors that save by writing a temporary file and renaming it over the
  * original replace the inode, and a watch on the file itself would go silent after the first save.
@@ -36,7 +37,7 @@ export interface ConfigWatcher {
 export function watchConfig(
   file: string,
   onChange: (config: LoadedConfig) => void,
-  onError: (err: unknown) => void,
+  onError: (err: Error) => void,
   options: WatchOptions = {},
 ): ConfigWatcher {
   const full = resolve(file);
@@ -48,7 +49,7 @@ export function watchConfig(
   let queue: Promise<void> = Promise.resolve();
 
   const report = (err: unknown) => {
-    if (!closed) onError(err);
+    if (!closed) onError(err instanceof Error ? err : new Error(String(err)));
   };
 
   const reloadOnce = async (force: boolean): Promise<void> => {
@@ -62,6 +63,12 @@ export function watchConfig(
       return;
     }
     if (closed || (!force && text === lastText)) return;
+    // An editor saving in place truncates first: an empty file is that moment, not a wish to drop every upstream.
+    // The write that follows fires its own event; an explicit reload says why nothing happened.
+    if (text.trim() === '') {
+      if (force) report(new ConfigError(file, [{ key: '', detail: 'the config file is empty; keeping the running config' }]));
+      return;
+    }
     // Remember even a text that fails, so further events for the same bad save do not repeat the error.
     lastText = text;
     let loaded: LoadedConfig;
