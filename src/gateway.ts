@@ -346,6 +346,7 @@ function frontOptions(config: GatehouseConfig): FrontOptions {
     maxBodyBytes: config.server.maxBodyBytes,
     resumeBuffer: config.server.resumeBuffer,
     legacySse: config.server.legacySse,
+    streamCalls: config.server.callResponse === 'sse',
     origin: {
       allowedOrigins: config.server.allowedOrigins,
       allowedHosts: config.server.allowedHosts,

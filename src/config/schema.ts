@@ -172,6 +172,8 @@ export const configSchema = z.strictObject({
     allowedOrigins: z.array(z.string()).default([]),
     /** Host header names accepted besides loopback ones when bound to loopback (DNS-rebinding protection); "*" = any. */
     allowedHosts: z.array(z.string()).default([]),
+    /** How a tools/call POST is answered: `sse` (a resumable stream with a priming event) or `json` (plain JSON, upgraded to SSE only when the call streams). */
+    callResponse: z.enum(['sse', 'json']).default('sse'),
     /** Items per page of the gateway's own tools/prompts/resources lists (0 = no pagination). */
     pageSize: num(z.number().int().nonnegative()).default(0),
     /** Largest accepted request body. */

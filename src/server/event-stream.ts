@@ -51,6 +51,11 @@ export class EventStream {
     this.keepAlive.unref();
   }
 
+  /** A first event with an id and no data, plus a reconnection delay: lets the client resume this stream. */
+  prime(retryMs: number): void {
+    this.res?.write(`id: ${this.id}.0\nretry: ${retryMs}\ndata: \n\n`);
+  }
+
   /** Queue one JSON-RPC message (already serialised) as an event. */
   sendSerialized(json: string): void {
     const seq = ++this.seq;

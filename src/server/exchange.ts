@@ -24,6 +24,8 @@ export interface StreamRegistry {
   readonly resumeCapacity: number;
 }
 
+const PRIMING_RETRY_MS = 1000;
+
 /** The answer to one POST carrying `expected` requests (1 unless a 2025-03-26 batch). */
 export class PostExchange implements Exchange {
   private readonly res: ServerResponse;
@@ -34,6 +36,8 @@ export class PostExchange implements Exchange {
   private remaining: number;
   private collected: JsonRpcResponse[] | null = null;
   private stream: EventStream | null = null;
+  /** Open SSE streams with a priming event and a retry hint, so the client may reconnect and resume (2025-11-25). */
+  priming = false;
 
   constructor(res: ServerResponse, expected: number, batch: boolean, canStream: boolean, headers: Record<string, string>, streams: StreamRegistry) {
     this.res = res;
@@ -69,11 +73,17 @@ export class PostExchange implements Exchange {
     if (this.remaining === 0) writeJson(this.res, 200, this.collected, this.headers);
   }
 
+  /** Answer with an SSE stream from the start (when the client accepts one). */
+  startStream(): void {
+    if (this.canStream && this.remaining > 0) this.upgrade();
+  }
+
   private upgrade(): EventStream {
     if (this.stream) return this.stream;
     const stream = new EventStream(this.streams.newStreamId(), this.streams.resumeCapacity);
     this.streams.registerStream(stream);
     stream.attach(this.res, this.headers);
+    if (this.priming) stream.prime(PRIMING_RETRY_MS);
     // Responses collected for a batch before the upgrade go out first.
     if (this.collected) for (const m of this.collected) stream.send(m);
     this.collected = null;

@@ -15,6 +15,8 @@ export interface FrontOptions {
   maxBodyBytes: number;
   resumeBuffer: number;
   legacySse: boolean;
+  /** Answer tools/call with an SSE stream (priming event, resumable) rather than plain JSON. */
+  streamCalls: boolean;
   origin: OriginPolicy;
 }
 

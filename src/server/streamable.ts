@@ -104,6 +104,9 @@ export function dispatchMessages(
     return;
   }
   const exchange = new PostExchange(res, requests + rejected.length, batch, acceptsEventStream(req), {}, session);
+  exchange.priming = session.stateful && session.revision >= '2025-11-25';
+  // A tool call may stream progress, logs and server->client requests: answer it as a stream from the start.
+  if (front.options.streamCalls && requests === 1 && !batch && (messages[0] as JsonRpcRequest).method === 'tools/call') exchange.startStream();
   for (const r of rejected) exchange.respond(r);
   for (const m of messages) if (isRequest(m)) front.router.handleRequest(session, m, exchange);
 }

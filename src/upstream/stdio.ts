@@ -20,7 +20,7 @@ const STDERR_TAIL_CHARS = 4096;
 const STDERR_TAIL_LINES = 8;
 /** After the leader exits, how long to wait for its stdout to end before finishing (a grandchild may hold it). */
 const EXIT_SETTLE_MS = 50;
-const GROUP_POLL_MS = 20;
+const GROUP_POLL_MS = 50;
 const RESOLVED: Promise<void> = Promise.resolve();
 const NEWLINE = 10;
 
@@ -138,8 +138,9 @@ export class StdioConnection extends BaseConnection {
   }
 
   /**
-   * End the process group: close stdin (MCP: the polite signal), SIGTERM the group, SIGKILL the group after
-   * `pool.killGrace` if anything in it is still alive. Resolves when the group is gone or has been SIGKILLed.
+   * End the process group: close stdin (MCP: the polite signal), SIGTERM the group, and SIGKILL whatever is left
+   * of it once `pool.killGrace` has passed. Resolves when the leader has exited; leftovers (a grandchild that
+   * ignores SIGTERM) are still SIGKILLed at the end of the grace, in the background.
    */
   private terminate(): Promise<void> {
     if (this.terminating !== undefined) return this.terminating;
@@ -147,20 +148,14 @@ export class StdioConnection extends BaseConnection {
     if (pid === undefined) return (this.terminating = RESOLVED);
     this.child!.stdin?.end();
     signalGroup(pid, 'SIGTERM');
-    const grace = this.config.pool.killGrace;
-    this.terminating = new Promise<void>((resolve) => {
-      const started = Date.now();
-      const poll = (): void => {
-        if (!groupAlive(pid)) return resolve();
-        if (Date.now() - started >= grace) {
-          signalGroup(pid, 'SIGKILL');
-          return resolve();
-        }
-        setTimeout(poll, GROUP_POLL_MS);
-      };
-      setTimeout(poll, GROUP_POLL_MS);
-    });
-    return this.terminating;
+    const killAt = Date.now() + this.config.pool.killGrace;
+    const check = (): void => {
+      if (!groupAlive(pid)) return;
+      if (Date.now() >= killAt) return signalGroup(pid, 'SIGKILL');
+      setTimeout(check, GROUP_POLL_MS);
+    };
+    setTimeout(check, GROUP_POLL_MS);
+    return (this.terminating = this.exited);
   }
 
   private exitError(): Error {

@@ -111,6 +111,7 @@ export function tempDir(): string {
  * - `ping`: tool `ping-me` pings the client and returns what came back; tool `ask` sends roots/list.
  * - `silent`: never answers (ignores SIGTERM when the second argument is `stubborn`).
  * - `exit`: writes to stderr and exits 3.
+ * Tool `slow` answers after `arguments.ms`. With `--fail-if=<file>`, exits 4 at start while that file exists.
  * Writes its pid to the file given as `--pid=<file>` when present.
  */
 export function fixtureServer(): string {
@@ -119,11 +120,26 @@ export function fixtureServer(): string {
   return file;
 }
 
+/**
+ * The smallest real stdio MCP server: GNU sed answering initialize and any other request by id, dropping
+ * notifications. Starts in about a millisecond, so tests can run hundreds of processes.
+ */
+export const SED_SERVER = {
+  command: 'sed',
+  args: [
+    '-u', '-n',
+    '-e', 's/^{"jsonrpc":"2.0","id":\\([0-9]*\\),"method":"initialize".*/{"jsonrpc":"2.0","id":\\1,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"sed","version":"1"}}}/p',
+    '-e', 's/^{"jsonrpc":"2.0","id":\\([0-9]*\\),"method":"[^"]*".*/{"jsonrpc":"2.0","id":\\1,"result":{}}/p',
+  ],
+};
+
 const FIXTURE = String.raw`
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 const mode = process.argv[2];
 const pidArg = process.argv.find((a) => a.startsWith('--pid='));
 if (pidArg) writeFileSync(pidArg.slice(6), String(process.pid));
+const failIf = process.argv.find((a) => a.startsWith('--fail-if='));
+if (failIf && existsSync(failIf.slice(10))) { process.stderr.write('refusing to start: ' + failIf.slice(10) + ' exists\n'); process.exit(4); }
 if (mode === 'exit') { process.stderr.write('loading config\nfatal: missing API key FOO_TOKEN\n'); process.exit(3); }
 if (mode === 'silent') {
   if (process.argv[3] === 'stubborn') process.on('SIGTERM', () => {});
@@ -176,6 +192,10 @@ if (mode === 'silent') {
     if (m.method === 'tools/call' && m.params.name === 'ask') {
       const reply = await request('roots/list', {});
       out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: JSON.stringify(reply) }] } });
+      return;
+    }
+    if (m.method === 'tools/call' && m.params.name === 'slow') {
+      setTimeout(() => out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'slow done by ' + process.pid }] } }), m.params.arguments.ms);
       return;
     }
     if (m.method === 'tools/call' && m.params.name === 'batch') {

@@ -1,6 +1,7 @@
 /**
  * Start a real gateway in-process on 127.0.0.1 with an OS-chosen port, from a plain config object.
  */
+import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
@@ -39,9 +40,15 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   });
   const text = await res.text();
   let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {}
+  if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+    // An SSE answer: the JSON-RPC response is the event that carries a result or an error.
+    const messages = parseSse(text);
+    json = messages.find((m) => m !== null && typeof m === 'object' && ('result' in m || 'error' in m));
+  } else {
+    try {
+      json = JSON.parse(text);
+    } catch {}
+  }
   return { status: res.status, headers: res.headers, text, json };
 }
 
@@ -59,4 +66,29 @@ export async function openSession(url: string, protocolVersion = '2025-11-25'): 
   const id = init.headers.get('mcp-session-id')!;
   await post(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': id, 'mcp-protocol-version': protocolVersion });
   return id;
+}
+
+/** A POST over node:http, which (unlike fetch) lets a test set the Host header. */
+export function rawPost(url: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const text = JSON.stringify(body);
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': Buffer.byteLength(text), ...headers } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: data }));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+/** The JSON messages in an SSE body (events without data, such as priming events, are skipped). */
+export function parseSse(text: string): any[] {
+  const out: unknown[] = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+    if (data.trim() !== '') out.push(JSON.parse(data));
+  }
+  return out;
 }
