@@ -238,7 +238,7 @@ export class Gateway implements Front {
       onNotification: (conn, n, tag) => this.router.onUpstreamNotification(name, conn, n, tag),
       onRequest: (conn, r, tag) => this.router.onUpstreamRequest(name, conn, r, tag),
       onClose: (conn) => this.onUpstreamClose(name, pool, conn),
-    }, { capabilities: UPSTREAM_CLIENT_CAPABILITIES, clientVersion: VERSION, logger: this.logger.child({ upstream: name }) });
+    }, { capabilities: UPSTREAM_CLIENT_CAPABILITIES, clientVersion: VERSION, logger: this.logger });
     this.pools.set(name, pool);
     await this.load(name, pool);
   }

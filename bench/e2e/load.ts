@@ -85,9 +85,22 @@ function findResponse(answer: Answer, id: number): any {
     const message = JSON.parse(answer.body);
     return message?.id === id ? message : undefined;
   }
-  for (const line of answer.body.split('\n')) {
-    if (!line.startsWith('data:')) continue;
-    const message = JSON.parse(line.slice(5));
+  // SSE: an event's data lines join with '\n'; a blank line ends the event. Events with no data are skipped: since
+  // 2025-11-25 a server may open the stream with a priming event that carries only an id (spec: "Resumability").
+  let data = '';
+  for (const raw of answer.body.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.startsWith('data:')) {
+      const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+      data = data === '' ? value : `${data}\n${value}`;
+    } else if (line === '' && data !== '') {
+      const message = JSON.parse(data);
+      if (message?.id === id) return message;
+      data = '';
+    }
+  }
+  if (data !== '') {
+    const message = JSON.parse(data);
     if (message?.id === id) return message;
   }
   return undefined;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import type { UpstreamConfig } from '../config/schema.ts';
 import { GatehouseError } from '../core/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc.ts';
@@ -32,8 +32,8 @@ class Events implements PoolEvents {
 }
 
 const pools: UpstreamPool[] = [];
-after(async () => {
-  await Promise.all(pools.map((p) => p.close()));
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
 });
 
 function pool(name: string, config: UpstreamConfig, events = new Events(), connectFactory?: ConnectFactory): { pool: UpstreamPool; events: Events } {
@@ -153,7 +153,7 @@ describe('UpstreamPool, per-session and per-user stdio', () => {
     assert.deepEqual(events.opens.map((o) => o.role), ['catalog']);
     const same = await Promise.all([1, 2, 3, 4, 5].map(() => p.acquire(ctx('s1'))));
     assert.ok(same.every((c) => c === same[0]));
-    assert.equal(made, 2, 'catalog + one start for five concurrent acquires');
+    assert.equal(made, 2, `catalog + one start for five concurrent acquires; opens: ${events.opens.map((o) => o.role).join()} closes: ${events.closes.map((c) => c.error?.message).join()}`);
     const other = await p.acquire(ctx('s2'));
     assert.notEqual(other, same[0]);
     assert.notEqual(await p.catalog(), same[0]);
@@ -161,7 +161,7 @@ describe('UpstreamPool, per-session and per-user stdio', () => {
     p.release('s1');
     await waitFor(() => !processAlive(pid(same[0])), 2000, 'released process gone');
     assert.equal(same[0].closed, true);
-    assert.equal(p.stats().processes, 2);
+    await waitFor(() => p.stats().processes === 2, 2000, 'pool saw the exit');
     assert.ok(events.closes.some((c) => c.conn === same[0] && c.error === undefined));
   });
 
@@ -224,7 +224,6 @@ describe('UpstreamPool, per-session and per-user stdio', () => {
     await waitFor(() => p.stats().processes === 1, 5000, 'pool back to the catalog process');
     assert.deepEqual(p.stats(), { processes: 1, connections: 1, starting: 0, restarts: 0, reaped: 100, recycled: 0, rejected: 0 });
     await waitFor(() => [...pids].every((x) => !processAlive(x)), 3000, 'every session process gone');
-    // Other tests' pools are still open; only children that existed before this test may remain.
     const stray = childrenOf(process.pid).filter((c) => !before.has(c));
     assert.deepEqual(stray, [], `stray children: ${stray.join(', ')}`);
     for (const x of pids) assert.throws(() => process.kill(-x, 0), /ESRCH/, `process group ${x} is gone`);

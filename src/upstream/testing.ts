@@ -206,3 +206,190 @@ if (mode === 'silent') {
   }
 }
 `;
+
+/** A running test HTTP server. */
+export interface TestHttpServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A streamable-HTTP MCP server built with the SDK v2 server package (its web-standard transport behind a tiny
+ * node:http adapter). Tools: `echo`, `progress` (two progress notifications on the request's stream, then the
+ * result), `sample` (a sampling request to the client on the request's stream). `expire()` forgets every
+ * session, so the next message with an old id gets 404. `broadcast()` sends tools/list_changed on each
+ * session's standalone GET stream.
+ */
+export async function sdkHttpServer(options: { json?: boolean } = {}): Promise<TestHttpServer & { initializes: number; deletes: number; expire(): void; broadcast(): void; requests: { method: string; session?: string; version?: string; auth?: string; lastEventId?: string }[] }> {
+  const { McpServer, WebStandardStreamableHTTPServerTransport } = await import('@modelcontextprotocol/server');
+  const { z } = await import('zod');
+  const { createServer: createHttpServer } = await import('node:http');
+  type Transport = InstanceType<typeof WebStandardStreamableHTTPServerTransport>;
+  const sessions = new Map<string, { transport: Transport; mcp: InstanceType<typeof McpServer> }>();
+  const state = { initializes: 0, deletes: 0, requests: [] as { method: string; session?: string; version?: string; auth?: string; lastEventId?: string }[] };
+
+  // Resumability: every SSE event is stored, so a client can reconnect with Last-Event-ID.
+  const stored: { id: string; stream: string; message: unknown }[] = [];
+  const events = {
+    async storeEvent(stream: string, message: unknown): Promise<string> {
+      const id = `${stream}_${stored.length}`;
+      stored.push({ id, stream, message });
+      return id;
+    },
+    async replayEventsAfter(lastEventId: string, { send }: { send: (id: string, message: never) => Promise<void> }): Promise<string> {
+      const at = stored.findIndex((e) => e.id === lastEventId);
+      const stream = stored[at]?.stream ?? '';
+      for (const e of stored.slice(at + 1)) if (e.stream === stream) await send(e.id, e.message as never);
+      return stream;
+    },
+  };
+
+  function build(): { transport: Transport; mcp: InstanceType<typeof McpServer> } {
+    const mcp = new McpServer({ name: 'sdk-test', version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, logging: {} } });
+    mcp.registerTool('echo', { inputSchema: z.object({ message: z.string() }) }, async ({ message }) => ({ content: [{ type: 'text', text: `Echo: ${message}` }] }));
+    mcp.registerTool('progress', { inputSchema: z.object({}) }, async (_args, ctx) => {
+      const progressToken = ctx.mcpReq._meta?.progressToken;
+      if (progressToken !== undefined) {
+        for (let i = 1; i <= 2; i++) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress: i, total: 2 } });
+      }
+      return { content: [{ type: 'text', text: 'progressed' }] };
+    });
+    mcp.registerTool('sample', { inputSchema: z.object({}) }, async (_args, ctx) => {
+      // mcpReq.send relates the request to this call, so it travels on the call's own SSE stream
+      // (mcpReq.requestSampling is a server-level push that goes to the standalone GET stream).
+      const result = await ctx.mcpReq.send({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: 'say hi' } }], maxTokens: 10 } });
+      return { content: [{ type: 'text', text: `model said: ${JSON.stringify(result.content)}` }] };
+    });
+    mcp.registerTool('sample-push', { inputSchema: z.object({}) }, async () => {
+      // A server-level request: it travels on the standalone GET stream, not on this call's stream.
+      const result = await mcp.server.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'push' } }], maxTokens: 10 });
+      return { content: [{ type: 'text', text: `pushed: ${JSON.stringify(result.content)}` }] };
+    });
+    mcp.registerTool('drop-stream', { inputSchema: z.object({}) }, async (_args, ctx) => {
+      // Close this call's SSE stream before answering: the client must resume with Last-Event-ID.
+      const progressToken = ctx.mcpReq._meta?.progressToken;
+      if (progressToken !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress: 1 } });
+      ctx.http?.closeSSE?.();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return { content: [{ type: 'text', text: 'answered after the stream dropped' }] };
+    });
+    const entry = { mcp, transport: undefined as unknown as Transport };
+    entry.transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => crypto.randomUUID(),
+      enableJsonResponse: options.json === true,
+      eventStore: events,
+      retryInterval: 50,
+      onsessioninitialized: (id) => {
+        state.initializes++;
+        sessions.set(id, entry);
+      },
+      onsessionclosed: (id) => {
+        state.deletes++;
+        sessions.delete(id);
+      },
+    });
+    return entry;
+  }
+
+  const server = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const session = req.headers['mcp-session-id'] as string | undefined;
+    let method = req.method!;
+    if (req.method === 'POST') {
+      try {
+        method = (JSON.parse(body.toString()) as { method?: string }).method ?? 'response';
+      } catch {}
+    }
+    state.requests.push({ method, session, version: req.headers['mcp-protocol-version'] as string | undefined, auth: req.headers.authorization, lastEventId: req.headers['last-event-id'] as string | undefined });
+    let entry = session === undefined ? undefined : sessions.get(session);
+    if (session !== undefined && entry === undefined) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
+      return;
+    }
+    if (entry === undefined) {
+      entry = build();
+      await entry.mcp.connect(entry.transport);
+    }
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+    const request = new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers, body: req.method === 'POST' ? body : undefined });
+    const response = await entry.transport.handleRequest(request);
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    if (response.body === null) {
+      res.end();
+      return;
+    }
+    const reader = response.body.getReader();
+    res.on('close', () => {
+      reader.cancel().catch(() => {});
+    });
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        res.write(value);
+      }
+    } catch {}
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    port,
+    get initializes() {
+      return state.initializes;
+    },
+    get deletes() {
+      return state.deletes;
+    },
+    requests: state.requests,
+    expire() {
+      for (const { transport } of sessions.values()) transport.close().catch(() => {});
+      sessions.clear();
+    },
+    broadcast() {
+      for (const { mcp } of sessions.values()) mcp.sendToolListChanged();
+    },
+    async close() {
+      for (const { transport } of sessions.values()) await transport.close().catch(() => {});
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Start server-everything in an HTTP mode on 127.0.0.1 (bind-localhost loader) and wait until it listens. */
+export async function everythingHttp(mode: 'streamableHttp' | 'sse'): Promise<TestHttpServer & { pid: number }> {
+  const { spawn } = await import('node:child_process');
+  const port = await freePort();
+  const entry = fileURLToPath(new URL('../../node_modules/@modelcontextprotocol/server-everything/dist/index.js', import.meta.url));
+  const child = spawn(process.execPath, ['--import', BIND_LOCALHOST, entry, mode], { env: { PATH: process.env.PATH, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server-everything ${mode} did not start: ${stderr}`)), 10_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/listening on port|running on port/i.test(stderr)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server-everything ${mode} exited with ${code}: ${stderr}`)));
+  });
+  child.stderr!.resume();
+  return {
+    url: mode === 'sse' ? `http://127.0.0.1:${port}/sse` : `http://127.0.0.1:${port}/mcp`,
+    port,
+    pid: child.pid!,
+    close: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    }),
+  };
+}
