@@ -3,7 +3,7 @@
 // Runs in its own process (spawned by throughput.ts) so its CPU is never charged to the proxy under test.
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { isAlive, processTree, readStat, rssBytes } from './proc.ts';
+import { isAlive, machineBusyTicks, processTree, readStat, rssBytes } from './proc.ts';
 
 /** What throughput.ts passes as the single JSON argument. */
 export interface LoadOptions {
@@ -38,6 +38,8 @@ export interface LoadResult {
   treeRssBytes: number;
   /** This worker's own CPU over the window, in microseconds. */
   loadCpuUs: number;
+  /** Busy ticks of the whole machine over the window: what is left after the target and this worker is noise. */
+  machineCpuTicks: number;
 }
 
 interface Answer {
@@ -201,6 +203,7 @@ async function run(options: LoadOptions): Promise<LoadResult> {
   const tree = processTree(options.proxyPid);
   const treeStart = new Map(tree.map((s) => [s.pid, s]));
   const proxyStart = readStat(options.proxyPid)?.cpuTicks ?? NaN;
+  const machineStart = machineBusyTicks();
   const ownStart = process.cpuUsage();
   const windowStart = performance.now();
   measuring = true;
@@ -210,6 +213,7 @@ async function run(options: LoadOptions): Promise<LoadResult> {
   measuring = false;
   const windowMs = performance.now() - windowStart;
   const own = process.cpuUsage(ownStart);
+  const machineCpuTicks = machineBusyTicks() - machineStart;
   const proxyEnd = readStat(options.proxyPid)?.cpuTicks ?? NaN;
   let treeCpuTicks = 0;
   for (const [pid, start] of treeStart) {
@@ -250,6 +254,7 @@ async function run(options: LoadOptions): Promise<LoadResult> {
     proxyRssBytes,
     treeRssBytes,
     loadCpuUs: own.user + own.system,
+    machineCpuTicks,
   };
 }
 

@@ -76,3 +76,10 @@ export function sumCpuTicks(pids: readonly number[]): number {
   for (const pid of pids) sum += readStat(pid)?.cpuTicks ?? 0;
   return sum;
 }
+
+/** Busy CPU ticks of the whole machine, all cores (user, nice, system, irq, softirq, steal), from /proc/stat. */
+export function machineBusyTicks(): number {
+  const fields = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0].trim().split(/\s+/).map(Number);
+  // cpu user nice system idle iowait irq softirq steal ...: guest time is already counted in user.
+  return fields[1] + fields[2] + fields[3] + fields[6] + fields[7] + fields[8];
+}

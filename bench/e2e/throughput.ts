@@ -30,6 +30,8 @@ interface Measured {
   rssMb: number;
   treeRssMb: number;
   processes: number;
+  /** Cores kept busy during the window by processes other than the target's tree and the load worker: noise. */
+  otherCores: number;
   calls: number;
   errors: number;
   firstError?: string;
@@ -38,6 +40,8 @@ interface Measured {
 type Outcome = { measured: Measured } | { failed: string };
 
 const MB = 1024 * 1024;
+/** Foreign CPU use during a window above which the run is called noisy (a fifth of one core). */
+const NOISY_CORES = 0.2;
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -58,7 +62,7 @@ function readSettings(): Settings {
     rounds: Math.round(envNumber('BENCH_ROUNDS', 3)),
     warmupSeconds: envNumber('BENCH_WARMUP', 2),
     sessions: Math.round(envNumber('BENCH_SESSIONS', 16)),
-    protocolVersion: process.env.BENCH_PROTOCOL_VERSION || '2025-06-18',
+    protocolVersion: process.env.BENCH_PROTOCOL_VERSION || '2025-11-25',
     targets: only.length > 0 ? targets.filter((t) => only.includes(t.name)) : targets,
   };
 }
@@ -95,13 +99,13 @@ function table(rows: readonly (readonly string[])[]): string {
 }
 
 const HEADER = ['target', 'req/s', 'vs direct', 'p50 ms', 'p99 ms', 'proxy µs/call', 'tree µs/call', 'loadgen µs/call',
-  'proxy RSS MB', 'tree RSS MB', 'procs', 'errors'];
+  'proxy RSS MB', 'tree RSS MB', 'procs', 'errors', 'others cores'];
 
 function row(name: string, m: Measured, direct: Measured | undefined): string[] {
   return [
     name, fmt(m.rps, 0), direct ? `${fmt(m.rps / direct.rps, 2)}x` : '-', fmt(m.p50Ms, 2), fmt(m.p99Ms, 2),
     fmt(m.cpuUsPerCall, 0), fmt(m.treeCpuUsPerCall, 0), fmt(m.loadCpuUsPerCall, 0), fmt(m.rssMb, 0),
-    fmt(m.treeRssMb, 0), String(m.processes), String(m.errors),
+    fmt(m.treeRssMb, 0), String(m.processes), String(m.errors), fmt(m.otherCores, 2),
   ];
 }
 
@@ -179,6 +183,8 @@ async function runTarget(target: Target, paths: BenchPaths, settings: Settings, 
         rssMb: result.proxyRssBytes / MB,
         treeRssMb: result.treeRssBytes / MB,
         processes: result.treeProcesses,
+        otherCores: Math.max(0, result.machineCpuTicks - result.treeCpuTicks - result.loadCpuUs / usPerTick) /
+          ((result.windowMs / 1000) * ticksPerSecond),
         calls: result.calls,
         errors: result.errors,
         firstError: result.firstError,
@@ -196,7 +202,8 @@ function summarize(rounds: readonly Measured[]): Measured {
   return {
     rps: pick('rps'), p50Ms: pick('p50Ms'), p99Ms: pick('p99Ms'), cpuUsPerCall: pick('cpuUsPerCall'),
     treeCpuUsPerCall: pick('treeCpuUsPerCall'), loadCpuUsPerCall: pick('loadCpuUsPerCall'), rssMb: pick('rssMb'),
-    treeRssMb: pick('treeRssMb'), processes: Math.round(pick('processes')), calls: pick('calls'),
+    treeRssMb: pick('treeRssMb'), processes: Math.round(pick('processes')), otherCores: pick('otherCores'),
+    calls: pick('calls'),
     errors: rounds.reduce((sum, m) => sum + m.errors, 0),
   };
 }
@@ -263,6 +270,11 @@ async function main(): Promise<void> {
   console.log(`gatehouse vs mcp-proxy: ${fmt(ratio(gatehouse, mcpProxy), 2)}x; gatehouse vs supergateway: ` +
     `${fmt(ratio(gatehouse, supergateway), 2)}x; gatehouse added p50 over direct: ${fmt(gatehouseAddedP50, 2)} ms`);
   console.log(`load average at end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const noisiest = Math.max(0, ...[...all.values()].flat().map((m) => m.otherCores));
+  if (noisiest > NOISY_CORES) {
+    console.log(`warning: other processes kept up to ${fmt(noisiest, 2)} cores busy during a window ` +
+      '(column "others cores"); those rounds are disturbed, compare medians or rerun on a quiet machine');
+  }
 
   const json: Record<string, unknown> = {
     bench: 'throughput',
@@ -282,6 +294,7 @@ async function main(): Promise<void> {
         rss_mb: round(m.rssMb, 1),
         tree_rss_mb: round(m.treeRssMb, 1),
         processes: m.processes,
+        other_cores: round(m.otherCores, 2),
         vs_direct: round(ratio(m, direct), 3),
         errors: m.errors,
       } : null];

@@ -368,11 +368,12 @@ export class Router {
     let first: CallContext | undefined;
     for (const c of calls) {
       first ??= c;
-      if (calls.size === 1) return c;
+      // Claim even a lone call: a second call arriving while its request is out must not take the next one.
       if (claim && !c.attributed) {
         c.attributed = true;
         return c;
       }
+      if (calls.size === 1) return c;
     }
     return claim ? first : undefined;
   }

@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { GatehouseError } from '../core/errors.ts';
+import { GatehouseError, toRpcError } from '../core/errors.ts';
 import { failure, RpcCode } from '../core/jsonrpc.ts';
 import { writeJson } from './exchange.ts';
 import type { Front } from './front.ts';
@@ -61,7 +61,9 @@ export function sendError(res: ServerResponse, err: unknown, onError: (err: unkn
     return;
   }
   if (GatehouseError.is(err)) {
-    writeJson(res, err.status, failure(null, err.rpcCode, err.message, { code: err.code }));
+    // toRpcError keeps the error's data (e.g. `supported` of an unsupported 2026-07-28 version).
+    const { code, message, data } = toRpcError(err);
+    writeJson(res, err.status, failure(null, code, message, data));
     return;
   }
   onError(err);

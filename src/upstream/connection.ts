@@ -58,6 +58,7 @@ export abstract class BaseConnection implements UpstreamConnection, ConnectionCo
   private state = OPEN;
   private established = false;
   private closeNotified = false;
+  private closing: Promise<void> | undefined;
 
   constructor(upstream: string, handlers: UpstreamHandlers, options: ConnectOptions, requestTimeoutMs: number) {
     this.upstream = upstream;
@@ -133,12 +134,13 @@ export abstract class BaseConnection implements UpstreamConnection, ConnectionCo
   }
 
   /** Close gracefully; idempotent. Transports implement `shutdown` and call `connectionLost` when gone. */
-  async close(): Promise<void> {
-    if (this.state >= CLOSING) return this.whenClosed();
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    if (this.state === CLOSED) return this.whenClosed(); // it ended on its own
     this.state = CLOSING;
     this.pending.failAll(this.closedError());
-    await this.shutdown();
-    this.connectionLost(undefined);
+    this.closing = this.shutdown().catch(noop).then(() => this.connectionLost(undefined));
+    return this.closing;
   }
 
   /** The transport's request path: deliver `body` (a serialized request) or `pending.fail(entry, …)`. */

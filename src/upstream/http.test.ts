@@ -100,6 +100,12 @@ describe('streamable HTTP upstream against an SDK v2 server', () => {
       server.broadcast();
       await waitFor(() => rec.notifications.some((x) => x.n.method === 'notifications/tools/list_changed'), 2000, 'list_changed');
       assert.equal(rec.notifications.find((x) => x.n.method === 'notifications/tools/list_changed')!.tag, undefined);
+      // Cut every socket: the GET stream reconnects (server retry hint, Last-Event-ID) and keeps delivering.
+      server.dropConnections();
+      await waitFor(() => server.requests.some((r) => r.method === 'GET' && r.lastEventId !== undefined), 3000, 'GET reconnect');
+      await sleep(50);
+      server.broadcast();
+      await waitFor(() => rec.notifications.filter((x) => x.n.method === 'notifications/tools/list_changed').length === 2, 2000, 'second list_changed');
     } finally {
       await server.close();
     }

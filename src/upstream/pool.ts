@@ -330,7 +330,13 @@ export class UpstreamPool {
   }
 
   private opened(conn: UpstreamConnection, slot: Slot): void {
-    this.options.logger?.info({ upstream: this.name, role: slot.role, pid: (conn as { pid?: number }).pid }, 'upstream connection open');
+    const log = this.options.logger;
+    if (log !== undefined) {
+      const fields = { upstream: this.name, role: slot.role, pid: (conn as { pid?: number }).pid };
+      // Per-session / per-user processes come and go with sessions: not worth an info line each.
+      if (slot.longLived) log.info(fields, 'upstream connection open');
+      else log.debug(fields, 'upstream connection open');
+    }
     try {
       this.events.onOpen?.(conn, slot.role);
     } catch {}
@@ -412,9 +418,9 @@ export class UpstreamPool {
     for (const slot of [...this.slots.values()]) {
       const conn = slot.conn;
       if (conn === undefined || conn.closed) continue;
-      if (!slot.longLived && idleTimeout > 0) {
-        const counted = conn as Counted;
-        const issued = counted.issued ?? 0;
+      const counted = conn as Counted;
+      if (!slot.longLived && idleTimeout > 0 && counted.issued !== undefined) {
+        const issued = counted.issued;
         if (issued !== slot.lastIssued || (counted.inflight ?? 0) > 0) {
           slot.lastIssued = issued;
           slot.idleSince = now;

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { StdioUpstreamConfig } from '../config/schema.ts';
+import { GatehouseError } from '../core/errors.ts';
 import { BaseConnection } from './connection.ts';
 import type { ConnectOptions } from './connection.ts';
 import type { PendingRequest } from './pending.ts';
@@ -16,6 +17,8 @@ export const INHERITED_ENV: readonly string[] = ['PATH', 'HOME', 'USER', 'LOGNAM
 
 /** A line longer than this (no newline in sight) is dropped rather than buffered without bound. */
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
+/** Requests queued for a child that does not read its stdin beyond this fail at once. */
+const MAX_UNREAD_STDIN = 16 * 1024 * 1024;
 const STDERR_TAIL_CHARS = 4096;
 const STDERR_TAIL_LINES = 8;
 /** After the leader exits, how long to wait for its stdout to end before finishing (a grandchild may hold it). */
@@ -111,6 +114,11 @@ export class StdioConnection extends BaseConnection {
     const stdin = this.child?.stdin;
     if (!stdin || !stdin.writable) {
       this.pending.fail(entry, this.closedError());
+      return;
+    }
+    if (stdin.writableLength > MAX_UNREAD_STDIN) {
+      // The server stopped reading its stdin: fail fast instead of buffering without bound.
+      this.pending.fail(entry, new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [this.upstream, `it is not reading its input (${stdin.writableLength} bytes waiting)`], { upstream: this.upstream }));
       return;
     }
     stdin.write(body + '\n');

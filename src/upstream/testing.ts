@@ -221,7 +221,7 @@ export interface TestHttpServer {
  * session, so the next message with an old id gets 404. `broadcast()` sends tools/list_changed on each
  * session's standalone GET stream.
  */
-export async function sdkHttpServer(options: { json?: boolean } = {}): Promise<TestHttpServer & { initializes: number; deletes: number; expire(): void; broadcast(): void; requests: { method: string; session?: string; version?: string; auth?: string; lastEventId?: string }[] }> {
+export async function sdkHttpServer(options: { json?: boolean } = {}): Promise<TestHttpServer & { initializes: number; deletes: number; expire(): void; broadcast(): void; dropConnections(): void; requests: { method: string; session?: string; version?: string; auth?: string; lastEventId?: string }[] }> {
   const { McpServer, WebStandardStreamableHTTPServerTransport } = await import('@modelcontextprotocol/server');
   const { z } = await import('zod');
   const { createServer: createHttpServer } = await import('node:http');
@@ -354,6 +354,9 @@ export async function sdkHttpServer(options: { json?: boolean } = {}): Promise<T
     },
     broadcast() {
       for (const { mcp } of sessions.values()) mcp.sendToolListChanged();
+    },
+    dropConnections() {
+      server.closeAllConnections();
     },
     async close() {
       for (const { transport } of sessions.values()) await transport.close().catch(() => {});

@@ -96,7 +96,7 @@ describe('federation of stdio, streamable HTTP and legacy SSE upstreams', () => 
     }
   });
 
-  for (const upstream of ['notes', 'weather']) {
+  for (const upstream of ['notes', 'weather', 'clock']) {
     it(`cancels a slow_count on ${upstream} when the client aborts, and the upstream stops`, async () => {
       const from = c.inbox.seen.length;
       const controller = new AbortController();

@@ -192,3 +192,109 @@ export async function listAll(client: Client, method: 'tools/list' | 'prompts/li
   }
   return { items, pages };
 }
+
+export interface SseEvent {
+  id: string | undefined;
+  event: string | undefined;
+  /** Parsed JSON data, or undefined for events without data (priming events). */
+  data: any;
+}
+
+/** An SSE response read incrementally: a test awaits the events it expects as they arrive (bounded). */
+export class SseReader {
+  readonly events: SseEvent[] = [];
+  readonly status: number;
+  readonly headers: Headers;
+  ended = false;
+  private readonly controller: AbortController;
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(res: Response, controller: AbortController) {
+    this.status = res.status;
+    this.headers = res.headers;
+    this.controller = controller;
+    if (res.body) void this.pump(res.body);
+    else this.finish();
+  }
+
+  /** Open `url` (GET by default) and resolve once the response headers are in. */
+  static async open(url: string, init: RequestInit = {}): Promise<SseReader> {
+    const controller = new AbortController();
+    const res = await fetch(url, { ...init, signal: controller.signal });
+    return new SseReader(res, controller);
+  }
+
+  private async pump(body: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of body) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '');
+          this.parse(block);
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+    this.finish();
+  }
+
+  private parse(block: string): void {
+    let id: string | undefined;
+    let event: string | undefined;
+    const data: string[] = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith('id:')) id = line.slice(3).trim();
+      else if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
+    if (id === undefined && event === undefined && data.length === 0) return; // a comment (keep-alive)
+    const text = data.join('\n');
+    this.events.push({ id, event, data: text.trim() === '' ? undefined : event === 'endpoint' ? text : JSON.parse(text) });
+    for (const w of this.waiters) w();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    for (const w of this.waiters) w();
+  }
+
+  /** The first event from index `from` that matches, waiting for it if needed. */
+  next(match: (e: SseEvent) => boolean, from = 0, timeoutMs = WAIT_MS): Promise<SseEvent> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.events.slice(from).find(match);
+        if (found) done(() => resolve(found));
+        else if (this.ended) done(() => reject(new Error(`the stream ended without the expected event; got ${JSON.stringify(this.events)}`)));
+      };
+      const timer = setTimeout(() => done(() => reject(new Error(`no expected event within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`))), timeoutMs);
+      timer.unref();
+      const done = (settle: () => void) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        settle();
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Wait until the server ends the response. */
+  closed(timeoutMs = WAIT_MS): Promise<void> {
+    return withTimeout(new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.ended) resolve();
+      };
+      this.waiters.add(check);
+      check();
+    }), 'the stream to end', timeoutMs);
+  }
+
+  close(): void {
+    this.controller.abort();
+  }
+}
