@@ -12,6 +12,7 @@ import type { CallContext, DownstreamSession } from '../session/session.ts';
 import type { Exchange } from '../server/exchange.ts';
 import type { UpstreamConnection } from '../upstream/types.ts';
 import type { View } from './view.ts';
+import { InputRequests } from './input-requests.ts';
 
 export interface ConnectionSource {
   acquire(ctx: { sessionId: string; principal: string }): Promise<UpstreamConnection>;
@@ -35,6 +36,9 @@ export interface RouterDeps {
 
 type Handler = (ctx: CallContext, params: JsonObject | undefined, view: View) => Promise<JsonObject> | JsonObject;
 
+/** Requests whose 2026-07-28 answer may be `input_required`. */
+const MRTR_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
+
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 /** Methods safe to serve before a view has every upstream (they only read the view). */
@@ -48,6 +52,9 @@ export class Router {
   private readonly inflightByConn = new Map<UpstreamConnection, Set<CallContext>>();
   /** Server->client requests forwarded to a client, by upstream connection and upstream id: for cancellation. */
   private readonly relayed = new WeakMap<UpstreamConnection, Map<string | number, AbortController>>();
+
+  /** 2026-07-28 clients take server->client requests as `input_required` results (multi round-trip requests). */
+  readonly inputs = new InputRequests();
 
   constructor(deps: RouterDeps) {
     this.deps = deps;
@@ -68,6 +75,7 @@ export class Router {
 
   /** Serve one client request; the answer goes out through `exchange`. Never throws. */
   handleRequest(session: DownstreamSession, request: JsonRpcRequest, exchange: Exchange): void {
+    if (!session.stateful && this.inputs.resume(session, request, exchange)) return;
     const ctx: CallContext = {
       session,
       requestId: request.id,
@@ -82,8 +90,8 @@ export class Router {
     };
     session.inFlight.set(request.id, ctx);
     this.dispatch(ctx, request.params).then(
-      (result) => this.finish(ctx, success(request.id, result)),
-      (err) => this.finish(ctx, { jsonrpc: '2.0', id: request.id, error: toRpcError(err) }),
+      (result) => this.finish(ctx, success(ctx.requestId, result)),
+      (err) => this.finish(ctx, { jsonrpc: '2.0', id: ctx.requestId, error: toRpcError(err) }),
     );
   }
 
@@ -326,10 +334,13 @@ export class Router {
     const ctx = (tag as CallContext | undefined) ?? this.attribute(conn, true);
     const session = ctx?.session ?? this.soleSession(upstream, conn);
     if (!session) throw new UpstreamRpcError(RpcCode.InternalError, `no client session of the gateway is waiting on ${upstream}; cannot relay ${r.method}`);
-    if (!session.stateful) throw new UpstreamRpcError(RpcCode.MethodNotFound, `the client speaks a stateless protocol revision and cannot take ${r.method} requests`);
     const capability = r.method === 'sampling/createMessage' ? 'sampling' : r.method === 'elicitation/create' ? 'elicitation' : r.method === 'roots/list' ? 'roots' : null;
     if (capability && !session.supports(capability)) {
       throw new UpstreamRpcError(RpcCode.MethodNotFound, `the client does not support ${capability}`);
+    }
+    if (!session.stateful) {
+      if (!ctx || !MRTR_METHODS.has(ctx.method)) throw new UpstreamRpcError(RpcCode.MethodNotFound, `the client speaks a stateless protocol revision and cannot take ${r.method} here`);
+      return this.inputs.ask(ctx, r.method, r.params, this.deps.requestTimeout(upstream));
     }
     const abort = new AbortController();
     let relayed = this.relayed.get(conn);

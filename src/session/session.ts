@@ -19,9 +19,10 @@ export interface ClientInfo {
 /** One client request being served: where its related messages go and how to cancel it. */
 export interface CallContext {
   readonly session: DownstreamSession;
-  readonly requestId: JsonRpcId;
+  /** The id and exchange the answer goes to; a 2026-07-28 retry that carries input responses takes them over. */
+  requestId: JsonRpcId;
   readonly method: string;
-  readonly exchange: Exchange;
+  exchange: Exchange;
   readonly abort: AbortController;
   /** The connection serving it, once routed (used to attribute untagged upstream messages). */
   connection: UpstreamConnection | null;

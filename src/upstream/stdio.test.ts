@@ -187,9 +187,9 @@ describe('stdio upstream with misbehaving servers', () => {
   it('SIGKILLs a process group that ignores SIGTERM after killGrace', async () => {
     const pidFile = join(tempDir(), 'stubborn.pid');
     const started = Date.now();
-    const err = await connectStdio('stubborn', stdioConfig({ command: process.execPath, args: [fixture, 'silent', 'stubborn', `--pid=${pidFile}`], timeouts: { connect: 200 }, pool: { killGrace: 300 } }), new Recorder(), OPTIONS).catch((e: unknown) => e);
+    const err = await connectStdio('stubborn', stdioConfig({ command: process.execPath, args: [fixture, 'silent', 'stubborn', `--pid=${pidFile}`], timeouts: { connect: 700 }, pool: { killGrace: 300 } }), new Recorder(), OPTIONS).catch((e: unknown) => e);
     assert.ok(GatehouseError.is(err));
-    assert.ok(Date.now() - started >= 450, 'waited for the grace period');
+    assert.ok(Date.now() - started >= 950, 'waited for the grace period');
     assert.equal(processAlive(Number(readFileSync(pidFile, 'utf8'))), false);
   });
 
