@@ -237,7 +237,8 @@ export class Gateway implements Front {
     const pool = new UpstreamPool(name, config, {
       onNotification: (conn, n, tag) => this.router.onUpstreamNotification(name, conn, n, tag),
       onRequest: (conn, r, tag) => this.router.onUpstreamRequest(name, conn, r, tag),
-      onClose: (conn) => this.onUpstreamClose(name, pool, conn),
+      onClose: (conn) => this.router.onUpstreamClose(name, conn),
+      onOpen: (conn, role) => this.onUpstreamOpen(name, pool, conn, role),
     }, { capabilities: UPSTREAM_CLIENT_CAPABILITIES, clientVersion: VERSION, logger: this.logger });
     this.pools.set(name, pool);
     await this.load(name, pool);
@@ -266,16 +267,11 @@ export class Gateway implements Front {
     return task;
   }
 
-  private onUpstreamClose(name: string, pool: UpstreamPool, conn: UpstreamConnection): void {
-    this.router.onUpstreamClose(name, conn);
-    if (this.pools.get(name) !== pool || this.draining) return;
-    // The catalog connection died: list again once the pool has restarted it (with backoff).
-    pool.catalog().then(
-      (fresh) => {
-        if (fresh !== conn && this.pools.get(name) === pool) return this.catalog.load(name, fresh);
-      },
-      (err: Error) => this.catalog.fail(name, err.message),
-    ).catch((err: Error) => this.catalog.fail(name, err.message));
+  /** A shared or catalog connection (re)opened after a crash or recycling: list the upstream again. */
+  private onUpstreamOpen(name: string, pool: UpstreamPool, conn: UpstreamConnection, role: string): void {
+    if ((role !== 'shared' && role !== 'catalog') || this.pools.get(name) !== pool || this.draining) return;
+    if (this.catalog.entries.get(name)?.status === 'starting' || this.loading.has(name)) return; // the first load does it
+    this.catalog.load(name, conn).catch((err: Error) => this.catalog.fail(name, err.message));
   }
 
   private refresh(upstream: string, conn: UpstreamConnection, kind: 'tools' | 'resources' | 'prompts'): void {
