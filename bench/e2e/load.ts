@@ -116,6 +116,8 @@ function percentile(sorted: Float64Array, p: number): number {
 async function run(options: LoadOptions): Promise<LoadResult> {
   const url = new URL(options.url);
   const path = url.pathname + url.search;
+  // One keep-alive connection per session's worth of concurrency; pipelining 1 = no pipelining (0 would also turn
+  // keep-alive off).
   const pool = new Pool(url.origin, { connections: options.sessions, pipelining: 1, keepAliveTimeout: 60_000 });
   const baseHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
