@@ -100,6 +100,9 @@ export const httpUpstreamSchema = z.strictObject({
   headers: section(z.record(z.string(), text).default({})),
   /** Max keep-alive connections to this upstream. */
   connections: num(z.number().int().positive()).default(64),
+  /** MCP revision spoken upstream (streamable HTTP only). auto: initialize, and switch to the stateless 2026-07-28
+   *  revision when the upstream refuses initialize listing it; the other values skip the probe. */
+  protocol: z.enum(['auto', '2026-07-28', '2025-11-25']).default('auto'),
   ...common,
 });
 

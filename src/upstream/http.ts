@@ -7,7 +7,7 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
-import { GatehouseError } from '../core/errors.ts';
+import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
 import { BaseConnection } from './connection.ts';
 import type { ConnectOptions } from './connection.ts';
 import { PendingRequest } from './pending.ts';
@@ -38,6 +38,9 @@ export class HttpConnection extends BaseConnection {
   sessionId: string | undefined = undefined;
   /** How many times an expired upstream session (404) was re-initialized. */
   reinitializations = 0;
+  /** The revisions the upstream listed when it refused initialize (`error.data.supported`, as a server that speaks
+   *  only 2026-07-28 answers with -32022); undefined when it did not refuse that way. */
+  refusedWith: readonly string[] | undefined = undefined;
   /** @internal the path (and query) every message is POSTed to */
   readonly path: string;
   private readonly posts: Pool;
@@ -102,7 +105,12 @@ export class HttpConnection extends BaseConnection {
   }
 
   protected override async initialize(): Promise<void> {
-    await super.initialize();
+    try {
+      await super.initialize();
+    } catch (err) {
+      if (err instanceof UpstreamRpcError) this.refusedWith ??= supportedVersions(err.data);
+      throw err;
+    }
     this.listen();
   }
 
@@ -190,6 +198,13 @@ export class HttpConnection extends BaseConnection {
       },
     );
     return this.reinitializing;
+  }
+
+  /** @internal initialize was answered with an HTTP error status: keep the revisions its JSON-RPC error lists. */
+  initializeRefused(body: string): void {
+    try {
+      this.refusedWith ??= supportedVersions((JSON.parse(body) as { error?: { data?: unknown } } | null)?.error?.data);
+    } catch {}
   }
 
   /** @internal */
@@ -362,9 +377,12 @@ export class HttpExchange extends PendingRequest implements Dispatcher.DispatchH
         this.retried = true;
         this.conn.sessionExpired(this.session!).then(() => this.conn.post(this), (err: Error) => this.table?.fail(this, err));
         return;
-      case MODE_ERROR:
-        this.table?.fail(this, this.conn.unavailable(describeStatus(this.status, this.text())));
+      case MODE_ERROR: {
+        const text = this.text();
+        if (this.method === 'initialize') this.conn.initializeRefused(text);
+        this.table?.fail(this, this.conn.unavailable(describeStatus(this.status, text)));
         return;
+      }
       default:
         this.table?.fail(this, this.conn.protocolError(this.status === 202 ? `${this.method} was answered 202 Accepted with no response` : `the answer to ${this.method} is neither JSON nor an event stream`));
     }
@@ -581,7 +599,13 @@ export async function connectHttp(name: string, config: HttpUpstreamConfig, hand
   return conn;
 }
 
-function describeStatus(status: number, body: string): string {
+/** `data.supported` of a JSON-RPC error (-32022 Unsupported protocol version), when it is a list of strings. */
+function supportedVersions(data: unknown): string[] | undefined {
+  const list = data !== null && typeof data === 'object' ? (data as { supported?: unknown }).supported : undefined;
+  return Array.isArray(list) ? list.filter((v): v is string => typeof v === 'string') : undefined;
+}
+
+export function describeStatus(status: number, body: string): string {
   let detail = '';
   if (body.length > 0) {
     try {

@@ -93,6 +93,8 @@ class Slot {
   restartTimer: NodeJS.Timeout | undefined = undefined;
   waiters: Deferred | undefined = undefined;
   lastError: Error | undefined = undefined;
+  /** A background restart is under way: callers wait for the first success (bounded), not for one attempt. */
+  restarting = false;
 
   constructor(key: string, role: SlotRole, backoff: number) {
     this.key = key;
@@ -240,8 +242,8 @@ export class UpstreamPool {
     if (this.closing) return Promise.reject(new GatehouseError('GH_ERR_SHUTTING_DOWN'));
     const conn = slot.conn;
     if (conn !== undefined && !conn.closed) return Promise.resolve(conn);
+    if (slot.restarting || slot.restartTimer !== undefined) return this.waitForRestart(slot);
     if (slot.starting !== undefined) return slot.starting;
-    if (slot.restartTimer !== undefined) return this.waitForRestart(slot);
     return this.open(slot);
   }
 
@@ -376,8 +378,10 @@ export class UpstreamPool {
     slot.restartTimer = undefined;
     if (this.closing || this.slots.get(slot.key) !== slot) return;
     this.restarts++;
+    slot.restarting = true;
     this.open(slot).then(
       (conn) => {
+        slot.restarting = false;
         const waiters = slot.waiters;
         slot.waiters = undefined;
         waiters?.resolve(conn);
