@@ -336,7 +336,7 @@ export class Router {
     if (!session) throw new UpstreamRpcError(RpcCode.InternalError, `no client session of the gateway is waiting on ${upstream}; cannot relay ${r.method}`);
     const capability = r.method === 'sampling/createMessage' ? 'sampling' : r.method === 'elicitation/create' ? 'elicitation' : r.method === 'roots/list' ? 'roots' : null;
     if (capability && !session.supports(capability)) {
-      throw new UpstreamRpcError(RpcCode.MethodNotFound, `the client does not support ${capability}`);
+      throw new GatehouseError('GH_ERR_CLIENT_CAPABILITY', [capability]);
     }
     if (!session.stateful) {
       if (!ctx || !MRTR_METHODS.has(ctx.method)) throw new UpstreamRpcError(RpcCode.MethodNotFound, `the client speaks a stateless protocol revision and cannot take ${r.method} here`);

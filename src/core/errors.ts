@@ -36,7 +36,7 @@ export const ErrorTable = {
   GH_ERR_UPSTREAM_CAPACITY: { status: 200, rpcCode: RpcCode.Overloaded, message: 'Upstream %s is at its process cap (%s); retry later' },
   GH_ERR_REQUEST_CANCELLED: { status: 200, rpcCode: RpcCode.RequestTimeout, message: 'Request cancelled' },
   GH_ERR_SHUTTING_DOWN: { status: 503, rpcCode: RpcCode.Overloaded, message: 'Gateway is shutting down; retry on another instance' },
-  GH_ERR_CLIENT_CAPABILITY: { status: 200, rpcCode: RpcCode.InvalidRequest, message: 'Client does not support %s' },
+  GH_ERR_CLIENT_CAPABILITY: { status: 200, rpcCode: RpcCode.MethodNotFound, message: 'Client does not support %s' },
   GH_ERR_STATELESS_VERSION: { status: 400, rpcCode: -32022, message: 'Unsupported protocol version %s' },
   GH_ERR_STATELESS_HEADER: { status: 400, rpcCode: -32020, message: 'Header mismatch: %s' },
   GH_ERR_STATELESS_META: { status: 400, rpcCode: RpcCode.InvalidParams, message: 'Invalid params: %s' },

@@ -4,7 +4,7 @@
  */
 import type { UpstreamConfig } from '../config/schema.ts';
 import type { BaseConnection, ConnectOptions } from './connection.ts';
-import { connectHttp } from './http.ts';
+import { connectStreamableHttp } from './stateless.ts';
 import { connectSse } from './sse.ts';
 import { connectStdio } from './stdio.ts';
 import type { UpstreamConnection, UpstreamHandlers } from './types.ts';
@@ -21,7 +21,7 @@ export function connectUpstream(name: string, config: UpstreamConfig, handlers: 
     case 'stdio':
       return connectStdio(name, config, handlers, options);
     case 'http':
-      return connectHttp(name, config, handlers, options);
+      return connectStreamableHttp(name, config, handlers, options);
     case 'sse':
       return connectSse(name, config, handlers, options);
   }

@@ -32,15 +32,21 @@ const ABANDONED = new Error('request abandoned');
 const ACCEPT_BOTH = 'application/json, text/event-stream';
 const OWN_HEADERS = new Set(['content-type', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id']);
 
+/** How an upstream refused initialize: its JSON-RPC error code and the revisions it listed (`data.supported`). */
+export interface InitializeRefusal {
+  code: number;
+  supported: string[] | undefined;
+}
+
 export class HttpConnection extends BaseConnection {
   readonly url: URL;
   /** The upstream session id (Mcp-Session-Id), once initialized; undefined for a sessionless server. */
   sessionId: string | undefined = undefined;
   /** How many times an expired upstream session (404) was re-initialized. */
   reinitializations = 0;
-  /** The revisions the upstream listed when it refused initialize (`error.data.supported`, as a server that speaks
-   *  only 2026-07-28 answers with -32022); undefined when it did not refuse that way. */
-  refusedWith: readonly string[] | undefined = undefined;
+  /** The JSON-RPC error code and `data.supported` revisions of a refused initialize (a server that speaks only
+   *  2026-07-28 answers -32022 with its list), with an HTTP error status or not; undefined if it was not refused. */
+  initializeRefusal: InitializeRefusal | undefined = undefined;
   /** @internal the path (and query) every message is POSTed to */
   readonly path: string;
   private readonly posts: Pool;
@@ -108,7 +114,7 @@ export class HttpConnection extends BaseConnection {
     try {
       await super.initialize();
     } catch (err) {
-      if (err instanceof UpstreamRpcError) this.refusedWith ??= supportedVersions(err.data);
+      if (err instanceof UpstreamRpcError) this.initializeRefusal ??= { code: err.rpcCode, supported: supportedVersions(err.data) };
       throw err;
     }
     this.listen();
@@ -200,10 +206,11 @@ export class HttpConnection extends BaseConnection {
     return this.reinitializing;
   }
 
-  /** @internal initialize was answered with an HTTP error status: keep the revisions its JSON-RPC error lists. */
+  /** @internal initialize was answered with an HTTP error status: keep what its JSON-RPC error says, if any. */
   initializeRefused(body: string): void {
     try {
-      this.refusedWith ??= supportedVersions((JSON.parse(body) as { error?: { data?: unknown } } | null)?.error?.data);
+      const error = (JSON.parse(body) as { error?: { code?: unknown; data?: unknown } } | null)?.error;
+      if (error && typeof error.code === 'number') this.initializeRefusal ??= { code: error.code, supported: supportedVersions(error.data) };
     } catch {}
   }
 
