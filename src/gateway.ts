@@ -302,10 +302,9 @@ export class Gateway implements Front {
   /** SIGTERM: stop taking sessions, let in-flight calls finish (bounded), then close everything. */
   async drain(timeoutMs = this.config.server.drainTimeout): Promise<void> {
     this.draining = true;
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && [...this.sessions.values()].some((s) => s.inFlight.size > 0)) {
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.router.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
     await this.close();
   }
 

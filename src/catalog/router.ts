@@ -53,6 +53,10 @@ export class Router {
   /** Server->client requests forwarded to a client, by upstream connection and upstream id: for cancellation. */
   private readonly relayed = new WeakMap<UpstreamConnection, Map<string | number, AbortController>>();
 
+  /** Client requests being served, and who waits for that to reach zero (drain on SIGTERM). */
+  private active = 0;
+  private idleWaiters: (() => void)[] = [];
+
   /** 2026-07-28 clients take server->client requests as `input_required` results (multi round-trip requests). */
   readonly inputs = new InputRequests();
 
@@ -89,13 +93,23 @@ export class Router {
       startedAt: performance.now(),
     };
     session.inFlight.set(request.id, ctx);
+    this.active++;
     this.dispatch(ctx, request.params).then(
       (result) => this.finish(ctx, success(ctx.requestId, result)),
       (err) => this.finish(ctx, { jsonrpc: '2.0', id: ctx.requestId, error: toRpcError(err) }),
     );
   }
 
+  /** Resolves when no client request is being served. */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   private finish(ctx: CallContext, response: JsonRpcResponse): void {
+    if (--this.active === 0 && this.idleWaiters.length > 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
     const { session } = ctx;
     if (session.inFlight.get(ctx.requestId) === ctx) session.inFlight.delete(ctx.requestId);
     if (ctx.upstreamProgressToken !== undefined) this.progress.delete(ctx.upstreamProgressToken);
