@@ -16,6 +16,9 @@ import type { View } from './catalog/view.ts';
 import { createHttpServer } from './server/http-server.ts';
 import type { Front, FrontOptions, Listener, ListenFilter, Readiness } from './server/front.ts';
 import type { DownstreamSession } from './session/session.ts';
+import type { Principal } from './auth/principal.ts';
+import { anonymousIdentity } from './auth/identity.ts';
+import type { Identity } from './auth/identity.ts';
 import type { JsonRpcNotification } from './core/jsonrpc.ts';
 import { isLoopbackHost } from './server/guards.ts';
 import { SessionRegistry } from './session/registry.ts';
@@ -49,6 +52,8 @@ export class Gateway implements Front {
   private server: Server | null = null;
   private readonly loading = new Map<string, Promise<void>>();
   private readonly listeners = new Set<Listener>();
+  /** The identity stage: anonymous unless `auth` is configured. */
+  identity: Identity = anonymousIdentity;
 
   constructor(config: GatehouseConfig, logger: Logger) {
     this.config = config;
@@ -104,8 +109,8 @@ export class Gateway implements Front {
     return Object.hasOwn(this.config.virtualServers, name);
   }
 
-  principal(_req: IncomingMessage): string {
-    return 'anonymous';
+  authenticate(req: IncomingMessage, virtualServer: string): Promise<Principal> {
+    return this.identity.authenticate(req, { virtualServer });
   }
 
   initializeResult(virtualServer: string, revision: string): JsonObject {

@@ -50,7 +50,7 @@ export class InputRequests {
       }
       const parked: Parked = current?.parked ?? {
         ctx,
-        principal: ctx.session.principal,
+        principal: ctx.session.principal.id,
         asked: [],
         queued: [],
         timer: setTimeout(() => this.expire(state), timeoutMs),
@@ -72,7 +72,7 @@ export class InputRequests {
     const state = request.params?.requestState;
     if (typeof state !== 'string') return false;
     const parked = this.byState.get(state);
-    if (!parked || parked.principal !== session.principal || parked.ctx.method !== request.method) {
+    if (!parked || parked.principal !== session.principal.id || parked.ctx.method !== request.method) {
       exchange.respond({ jsonrpc: '2.0', id: request.id, error: { code: RpcCode.InvalidParams, message: 'Invalid params: requestState is unknown or expired; send the request again without it' } });
       return true;
     }

@@ -293,7 +293,7 @@ export class Router {
     if (existing && !existing.closed) return existing;
     const pool = this.deps.pool(upstream);
     if (!pool) throw new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [upstream, 'it is not configured']);
-    const conn = await pool.acquire({ sessionId: session.id, principal: session.principal });
+    const conn = await pool.acquire({ sessionId: session.id, principal: session.principal.id });
     if (!session.closed) session.connections.set(upstream, conn);
     return conn;
   }

@@ -54,6 +54,8 @@ export class GatehouseError extends Error {
   readonly status: number;
   readonly rpcCode: number;
   readonly data: unknown;
+  /** HTTP headers the transport adds to the reply (e.g. WWW-Authenticate, Retry-After). */
+  headers: Record<string, string> | undefined = undefined;
   readonly [brand] = true;
 
   constructor(code: ErrorCode, args: readonly (string | number)[] = [], data?: unknown) {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ANONYMOUS } from '../auth/principal.ts';
 import { GatehouseError } from './errors.ts';
 import { compilePipeline, CONTINUE } from './stage.ts';
 import type { Stage, StageContext } from './stage.ts';
 
-const ctx: StageContext = { method: 'tools/call', sessionId: 's', principal: 'p', virtualServer: '', upstream: null, target: null };
+const ctx: StageContext = { method: 'tools/call', sessionId: 's', principal: ANONYMOUS, virtualServer: '', upstream: null, target: null };
 
 describe('guard pipeline', () => {
   it('drops phases no stage uses', () => {

@@ -7,11 +7,12 @@
  */
 import type { GatehouseError } from './errors.ts';
 import type { JsonObject } from './jsonrpc.ts';
+import type { Principal } from '../auth/principal.ts';
 
 export interface StageContext {
   readonly method: string;
   readonly sessionId: string;
-  readonly principal: string;
+  readonly principal: Principal;
   readonly virtualServer: string;
   /** Set once routed: the upstream serving this request and the name it knows the target by. */
   upstream: string | null;

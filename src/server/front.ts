@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { JsonObject, JsonRpcNotification } from '../core/jsonrpc.ts';
 import type { DownstreamSession } from '../session/session.ts';
+import type { Principal } from '../auth/principal.ts';
 import type { Router } from '../catalog/router.ts';
 import type { SessionRegistry } from '../session/registry.ts';
 import type { OriginPolicy } from './guards.ts';
@@ -36,8 +37,8 @@ export interface Front {
   initializeResult(virtualServer: string, revision: string): JsonObject;
   /** The 2026-07-28 server/discover result of a virtual server. */
   discoverResult(virtualServer: string): JsonObject;
-  /** The principal a request speaks for (the identity stage plugs in here). */
-  principal(req: IncomingMessage): string;
+  /** The principal a request speaks for (the identity stage); throws 401/403 GatehouseErrors. */
+  authenticate(req: IncomingMessage, virtualServer: string): Promise<Principal>;
   readiness(): Readiness;
   /** Register a 2026-07-28 `subscriptions/listen` stream. */
   listen(context: DownstreamSession, id: string | number, filter: ListenFilter): Listener;

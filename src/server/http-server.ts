@@ -63,7 +63,7 @@ export function sendError(res: ServerResponse, err: unknown, onError: (err: unkn
   if (GatehouseError.is(err)) {
     // toRpcError keeps the error's data (e.g. `supported` of an unsupported 2026-07-28 version).
     const { code, message, data } = toRpcError(err);
-    writeJson(res, err.status, failure(null, code, message, data));
+    writeJson(res, err.status, failure(null, code, message, data), err.headers);
     return;
   }
   onError(err);

@@ -17,7 +17,7 @@ import { acceptsEventStream, checkContentType, checkOrigin, readBody } from './g
 
 export const LEGACY_MESSAGES_PATH = '/messages';
 
-export function openLegacyStream(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string): void {
+export async function openLegacyStream(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string): Promise<void> {
   checkOrigin(req, front.options.origin);
   if (req.method !== 'GET') {
     res.setHeader('allow', 'GET');
@@ -25,11 +25,12 @@ export function openLegacyStream(front: Front, req: IncomingMessage, res: Server
   }
   if (!acceptsEventStream(req)) throw new GatehouseError('GH_ERR_HTTP_NOT_ACCEPTABLE', ['Not Acceptable: the SSE endpoint needs Accept: text/event-stream']);
   if (front.draining) throw new GatehouseError('GH_ERR_SHUTTING_DOWN');
+  const principal = await front.authenticate(req, virtualServer);
   const session = new DownstreamSession({
     id: SessionRegistry.newId(),
     revision: '2024-11-05',
     virtualServer,
-    principal: front.principal(req),
+    principal,
     clientInfo: { name: 'unknown', version: '0' },
     clientCapabilities: {},
     stateful: true,
@@ -53,6 +54,8 @@ export async function handleLegacyMessage(front: Front, req: IncomingMessage, re
   if (!id) throw new GatehouseError('GH_ERR_SESSION_REQUIRED');
   const session = front.sessions.get(id);
   if (!session || !session.legacy) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
+  const principal = await front.authenticate(req, session.virtualServer);
+  if (session.principal.id !== principal.id) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
   checkContentType(req);
   const body = await readBody(req, front.options.maxBodyBytes);
   let value: unknown;

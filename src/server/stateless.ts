@@ -12,6 +12,7 @@ import { isNotification, isRequest } from '../core/jsonrpc.ts';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, STATELESS_REVISION, SUPPORTED_REVISIONS } from '../session/revision.ts';
 import { DownstreamSession } from '../session/session.ts';
 import type { ClientInfo } from '../session/session.ts';
+import type { Principal } from '../auth/principal.ts';
 import { EventStream } from './event-stream.ts';
 import { PostExchange, writeJson } from './exchange.ts';
 import type { Exchange } from './exchange.ts';
@@ -36,7 +37,7 @@ export function isStatelessRequest(messages: JsonRpcMessage[], versionHeader: st
   return meta !== undefined && meta[META_PROTOCOL_VERSION] !== undefined;
 }
 
-export function handleStateless(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string, messages: JsonRpcMessage[], batch: boolean): void {
+export function handleStateless(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string, messages: JsonRpcMessage[], batch: boolean, principal: Principal): void {
   if (batch) throw new GatehouseError('GH_ERR_RPC_INVALID_REQUEST', [`JSON-RPC batches are not supported by protocol revision ${STATELESS_REVISION}`]);
   const message = messages[0];
   if (isNotification(message)) {
@@ -46,10 +47,9 @@ export function handleStateless(front: Front, req: IncomingMessage, res: ServerR
   }
   if (!isRequest(message)) throw new GatehouseError('GH_ERR_RPC_INVALID_REQUEST', [`a ${STATELESS_REVISION} client does not post responses`]);
   const meta = validateContext(req, message);
-  const principal = front.principal(req);
   const context = new DownstreamSession({
     // Request-scoped; per-session upstream processes are keyed by principal for these clients.
-    id: `stateless:${principal}`,
+    id: `stateless:${principal.id}`,
     revision: STATELESS_REVISION,
     virtualServer,
     principal,

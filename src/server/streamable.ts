@@ -12,6 +12,7 @@ import { SessionRegistry } from '../session/registry.ts';
 import { allowsBatch, isSupportedRevision, negotiateRevision, SUPPORTED_REVISIONS } from '../session/revision.ts';
 import { DownstreamSession } from '../session/session.ts';
 import type { ClientInfo } from '../session/session.ts';
+import type { Principal } from '../auth/principal.ts';
 import { EventStream } from './event-stream.ts';
 import { PostExchange, writeJson } from './exchange.ts';
 import type { Front } from './front.ts';
@@ -24,9 +25,9 @@ export async function handleStreamable(front: Front, req: IncomingMessage, res: 
     case 'POST':
       return handlePost(front, req, res, virtualServer);
     case 'GET':
-      return handleGet(front, req, res, virtualServer);
+      return handleGet(front, req, res, virtualServer, await front.authenticate(req, virtualServer));
     case 'DELETE':
-      return handleDelete(front, req, res, virtualServer);
+      return handleDelete(front, req, res, virtualServer, await front.authenticate(req, virtualServer));
     default:
       res.setHeader('allow', 'GET, POST, DELETE');
       throw new GatehouseError('GH_ERR_HTTP_METHOD_NOT_ALLOWED', [`Method ${req.method} not allowed; use POST, GET or DELETE`]);
@@ -36,6 +37,7 @@ export async function handleStreamable(front: Front, req: IncomingMessage, res: 
 async function handlePost(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string): Promise<void> {
   checkContentType(req);
   checkPostAccept(req);
+  const principal = await front.authenticate(req, virtualServer);
   const body = await readBody(req, front.options.maxBodyBytes);
   let value: unknown;
   try {
@@ -64,7 +66,7 @@ async function handlePost(front: Front, req: IncomingMessage, res: ServerRespons
   if (init) {
     if (raw.length > 1) throw new GatehouseError('GH_ERR_RPC_INVALID_REQUEST', ['initialize must be sent on its own, not in a batch']);
     if (sessionId !== undefined) throw new GatehouseError('GH_ERR_RPC_INVALID_REQUEST', ['initialize must not carry Mcp-Session-Id; omit it to start a new session']);
-    return initialize(front, req, res, virtualServer, init);
+    return initialize(front, res, virtualServer, init, principal);
   }
 
   const version = header(req, 'mcp-protocol-version');
@@ -72,11 +74,10 @@ async function handlePost(front: Front, req: IncomingMessage, res: ServerRespons
     throw new GatehouseError('GH_ERR_PROTOCOL_VERSION', [version, SUPPORTED_REVISIONS.join(', ')]);
   }
   if (sessionId === undefined) {
-    if (isStatelessRequest(messages, version)) return handleStateless(front, req, res, virtualServer, messages, batch);
+    if (isStatelessRequest(messages, version)) return handleStateless(front, req, res, virtualServer, messages, batch, principal);
     throw new GatehouseError('GH_ERR_SESSION_REQUIRED');
   }
-  const session = front.sessions.get(sessionId);
-  if (!session || session.virtualServer !== virtualServer || session.legacy) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
+  const session = boundSession(front, sessionId, virtualServer, principal);
   if (batch && !allowsBatch(session.revision)) {
     throw new GatehouseError('GH_ERR_RPC_INVALID_REQUEST', [`JSON-RPC batches are not supported by protocol revision ${session.revision}`]);
   }
@@ -111,7 +112,19 @@ export function dispatchMessages(
   for (const m of messages) if (isRequest(m)) front.router.handleRequest(session, m, exchange);
 }
 
-function initialize(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string, init: JsonRpcRequest): void {
+/**
+ * The live session for an id, only if it belongs to this endpoint and to the principal presenting it: a session id
+ * shown with someone else's credentials is as unknown as a forged one (no hijacking, and no confirmation it exists).
+ */
+function boundSession(front: Front, sessionId: string, virtualServer: string, principal: Principal): DownstreamSession {
+  const session = front.sessions.get(sessionId);
+  if (!session || session.virtualServer !== virtualServer || session.legacy || session.principal.id !== principal.id) {
+    throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
+  }
+  return session;
+}
+
+function initialize(front: Front, res: ServerResponse, virtualServer: string, init: JsonRpcRequest, principal: Principal): void {
   if (front.draining) throw new GatehouseError('GH_ERR_SHUTTING_DOWN');
   const params = init.params ?? {};
   if (typeof params.protocolVersion !== 'string') {
@@ -123,7 +136,7 @@ function initialize(front: Front, req: IncomingMessage, res: ServerResponse, vir
     id: SessionRegistry.newId(),
     revision,
     virtualServer,
-    principal: front.principal(req),
+    principal,
     clientInfo: (params.clientInfo as ClientInfo | undefined) ?? { name: 'unknown', version: '0' },
     clientCapabilities: (params.capabilities as Record<string, unknown> | undefined) ?? {},
     stateful: true,
@@ -133,12 +146,11 @@ function initialize(front: Front, req: IncomingMessage, res: ServerResponse, vir
   writeJson(res, 200, success(init.id, front.initializeResult(virtualServer, revision)), { 'mcp-session-id': session.id });
 }
 
-function handleGet(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string): void {
+function handleGet(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string, principal: Principal): void {
   if (!acceptsEventStream(req)) throw new GatehouseError('GH_ERR_HTTP_NOT_ACCEPTABLE', ['Not Acceptable: a GET stream needs Accept: text/event-stream']);
   const sessionId = header(req, 'mcp-session-id');
   if (sessionId === undefined) throw new GatehouseError('GH_ERR_SESSION_REQUIRED');
-  const session = front.sessions.get(sessionId);
-  if (!session || session.virtualServer !== virtualServer || session.legacy) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
+  const session = boundSession(front, sessionId, virtualServer, principal);
   const lastEventId = header(req, 'last-event-id');
   if (lastEventId !== undefined) {
     const parsed = EventStream.parseEventId(lastEventId);
@@ -155,11 +167,10 @@ function handleGet(front: Front, req: IncomingMessage, res: ServerResponse, virt
   session.standalone.attach(res, {});
 }
 
-function handleDelete(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string): void {
+function handleDelete(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string, principal: Principal): void {
   const sessionId = header(req, 'mcp-session-id');
   if (sessionId === undefined) throw new GatehouseError('GH_ERR_SESSION_REQUIRED');
-  const session = front.sessions.get(sessionId);
-  if (!session || session.virtualServer !== virtualServer) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
+  boundSession(front, sessionId, virtualServer, principal);
   front.sessions.end(sessionId);
   res.writeHead(204).end();
 }

@@ -9,6 +9,7 @@ import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
 import { EventStream } from '../server/event-stream.ts';
 import type { Exchange, StreamRegistry } from '../server/exchange.ts';
 import type { UpstreamConnection } from '../upstream/types.ts';
+import type { Principal } from '../auth/principal.ts';
 
 export interface ClientInfo {
   name: string;
@@ -46,7 +47,7 @@ export class DownstreamSession implements StreamRegistry {
   readonly id: string;
   revision: string;
   readonly virtualServer: string;
-  readonly principal: string;
+  readonly principal: Principal;
   clientInfo: ClientInfo;
   clientCapabilities: JsonObject;
   /** False for 2026-07-28 request contexts, which live for one request only. */
@@ -73,7 +74,7 @@ export class DownstreamSession implements StreamRegistry {
     id: string;
     revision: string;
     virtualServer: string;
-    principal: string;
+    principal: Principal;
     clientInfo: ClientInfo;
     clientCapabilities: JsonObject;
     stateful: boolean;
