@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatehouseConfig, UpstreamConfig, VirtualServerConfig } from './config/schema.ts';
 import type { JsonObject } from './core/jsonrpc.ts';
+import { compilePipeline } from './core/stage.ts';
 import type { Pipeline } from './core/stage.ts';
+import { buildStages } from './stages.ts';
 import { Catalog, LIST_KINDS } from './catalog/catalog.ts';
 import type { ListKind } from './catalog/types.ts';
 import { Router } from './catalog/router.ts';
@@ -197,7 +199,8 @@ export class Gateway implements Front {
       const view = buildView(name, this.vsConfig(name)!, this.catalog, this.config.namespacing);
       const previous = this.views.get(name);
       this.views.set(name, { view, signature: signatureOf(view) });
-      this.pipelines.set(name, compilePipelineFor());
+      const stages = buildStages(this.config, { virtualServer: name });
+      this.pipelines.set(name, stages.length === 0 ? null : compilePipeline(stages));
       if (previous) this.notifyChanges(name, previous.signature, signatureOf(view));
       for (const w of view.warnings) this.logger.warn({ virtualServer: name || '(default)' }, w);
     }
@@ -332,13 +335,6 @@ export class Gateway implements Front {
   }
 }
 
-/**
- * The compiled guard pipeline of a virtual server (`compilePipeline` in src/core/stage.ts). The core ships no
- * stages; identity, policy, guards and the optimizer plug in here, so an empty chain costs nothing.
- */
-function compilePipelineFor(): Pipeline | null {
-  return null;
-}
 
 function frontOptions(config: GatehouseConfig): FrontOptions {
   return {

@@ -122,11 +122,11 @@ export class Router {
     const view = this.deps.view(ctx.session.virtualServer);
     if (!view) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
     const pipeline = this.deps.pipeline(ctx.session.virtualServer);
-    if (pipeline?.onRequest) {
-      params = await pipeline.onRequest(stageContext(ctx), params);
-    }
+    if (pipeline === null || (pipeline.onRequest === null && pipeline.onResponse === null)) return handler(ctx, params, view);
+    const stage = stageContext(ctx, view, params);
+    if (pipeline.onRequest) params = await pipeline.onRequest(stage, params);
     let result = await handler(ctx, params, view);
-    if (pipeline?.onResponse) result = await pipeline.onResponse(stageContext(ctx), result);
+    if (pipeline.onResponse) result = await pipeline.onResponse(stage, result);
     return result;
   }
 
@@ -155,7 +155,7 @@ export class Router {
 
   private list(ctx: CallContext, params: JsonObject | undefined, view: View, key: string, items: readonly JsonObject[]): JsonObject {
     const pipeline = this.deps.pipeline(ctx.session.virtualServer);
-    if (pipeline?.onList) items = pipeline.onList(stageContext(ctx), key, items);
+    if (pipeline?.onList) items = pipeline.onList(stageContext(ctx, view, params), key, items);
     const size = this.deps.pageSize;
     const cursor = params?.cursor;
     if (cursor === undefined && (size <= 0 || items.length <= size)) return { [key]: items };
@@ -435,8 +435,36 @@ function resourceUpstream(view: View, uri: string): string | undefined {
   return view.upstreams.length === 1 ? view.upstreams[0] : undefined;
 }
 
-function stageContext(ctx: CallContext): StageContext {
-  return { method: ctx.method, sessionId: ctx.session.id, principal: ctx.session.principal, virtualServer: ctx.session.virtualServer, upstream: null, target: null };
+/** What the guard stages see of a request: who asks, on which virtual server, for what, served by whom. */
+function stageContext(ctx: CallContext, view: View, params: JsonObject | undefined): StageContext {
+  let target: string | null = null;
+  let upstream: string | null = null;
+  let original: string | null = null;
+  if (ctx.method === 'tools/call' || ctx.method === 'prompts/get') {
+    target = typeof params?.name === 'string' ? params.name : null;
+    const route = target === null ? undefined : ctx.method === 'tools/call' ? view.toolRoutes.get(target) : view.promptRoutes.get(target);
+    if (route) ({ upstream, original } = route);
+  } else if (ctx.method === 'resources/read' || ctx.method === 'resources/subscribe' || ctx.method === 'resources/unsubscribe') {
+    target = typeof params?.uri === 'string' ? params.uri : null;
+    upstream = target === null ? null : (resourceUpstream(view, target) ?? null);
+    original = target;
+  }
+  return {
+    method: ctx.method,
+    sessionId: ctx.session.id,
+    principal: ctx.session.principal,
+    virtualServer: ctx.session.virtualServer,
+    target,
+    upstream,
+    original,
+    upstreamOf(kind, item) {
+      if (kind === 'tools') return view.toolRoutes.get(item.name as string)?.upstream ?? null;
+      if (kind === 'prompts') return view.promptRoutes.get(item.name as string)?.upstream ?? null;
+      if (kind === 'resources') return view.resourceRoutes.get(item.uri as string) ?? null;
+      if (kind === 'resourceTemplates') return view.templateRoutes.find((t) => t.uriTemplate === item.uriTemplate)?.upstream ?? null;
+      return null;
+    },
+  };
 }
 
 function encodeCursor(offset: number): string {

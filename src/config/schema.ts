@@ -3,6 +3,8 @@
  * with its default; docs in the README's configuration reference follow this file.
  */
 import { z } from 'zod';
+import { authConfigSchema } from '../auth/config.ts';
+import { policyConfigSchema, rateLimitsSchema } from '../policy/config.ts';
 import { suggest } from './errors.ts';
 
 /*
@@ -198,6 +200,15 @@ export const configSchema = z.strictObject({
   virtualServers: section(z.record(name, virtualServerSchema).default({})),
   logging: section(z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).prefault({})),
+  /** How clients authenticate (src/auth/config.ts). */
+  auth: section(authConfigSchema),
+  /** Who may see and call what (src/policy/config.ts). */
+  policy: section(policyConfigSchema),
+  rateLimits: section(rateLimitsSchema),
+  /** Durable local state (API keys, vault): an SQLite file. */
+  store: section(z.strictObject({
+    path: z.string().min(1).default('.gatehouse/gatehouse.db'),
   }).prefault({})),
 }).superRefine((config, ctx) => {
   // A virtual server selecting an upstream that does not exist is a typo, not an empty selection.

@@ -5,7 +5,7 @@ import { GatehouseError } from './errors.ts';
 import { compilePipeline, CONTINUE } from './stage.ts';
 import type { Stage, StageContext } from './stage.ts';
 
-const ctx: StageContext = { method: 'tools/call', sessionId: 's', principal: ANONYMOUS, virtualServer: '', upstream: null, target: null };
+const ctx: StageContext = { method: 'tools/call', sessionId: 's', principal: ANONYMOUS, virtualServer: '', target: null, upstream: null, original: null, upstreamOf: () => null };
 
 describe('guard pipeline', () => {
   it('drops phases no stage uses', () => {

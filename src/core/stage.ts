@@ -14,9 +14,16 @@ export interface StageContext {
   readonly sessionId: string;
   readonly principal: Principal;
   readonly virtualServer: string;
-  /** Set once routed: the upstream serving this request and the name it knows the target by. */
-  upstream: string | null;
-  target: string | null;
+  /**
+   * What the request addresses, resolved before the request phase runs: for tools/call and prompts/get the name as
+   * the virtual server lists it, for resources/read and (un)subscribe the URI; null for other methods.
+   */
+  readonly target: string | null;
+  /** The upstream that serves `target`, and the name the upstream knows it by. */
+  readonly upstream: string | null;
+  readonly original: string | null;
+  /** The upstream behind a listed item (onList): `kind` is tools | prompts | resources | resourceTemplates. */
+  upstreamOf(kind: string, item: JsonObject): string | null;
 }
 
 export type Verdict<T> = { action: 'continue' } | { action: 'mutate'; value: T } | { action: 'reject'; error: GatehouseError };
