@@ -30,8 +30,11 @@ export class EventStream {
     return this.res !== null;
   }
 
-  /** Start (or resume) delivery on `res`; replays events after `afterSeq` when resuming. */
-  attach(res: ServerResponse, headers: Record<string, string>, afterSeq?: number): void {
+  /**
+   * Start (or resume) delivery on `res`; replays events after `afterSeq` when resuming. Long-lived streams get a
+   * keep-alive comment every 25 s; a request's own stream ends with its answer and needs none.
+   */
+  attach(res: ServerResponse, headers: Record<string, string>, afterSeq?: number, longLived = true): void {
     this.detach();
     this.res = res;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', ...headers });
@@ -46,6 +49,7 @@ export class EventStream {
       this.end();
       return;
     }
+    if (!longLived) return;
     // A comment line every 25 s keeps idle proxies from closing a quiet stream.
     this.keepAlive = setInterval(() => this.res?.write(': keep-alive\n\n'), 25_000);
     this.keepAlive.unref();

@@ -82,7 +82,7 @@ export class PostExchange implements Exchange {
     if (this.stream) return this.stream;
     const stream = new EventStream(this.streams.newStreamId(), this.streams.resumeCapacity);
     this.streams.registerStream(stream);
-    stream.attach(this.res, this.headers);
+    stream.attach(this.res, this.headers, undefined, false);
     if (this.priming) stream.prime(PRIMING_RETRY_MS);
     // Responses collected for a batch before the upgrade go out first.
     if (this.collected) for (const m of this.collected) stream.send(m);
