@@ -10,6 +10,8 @@ import type { JsonObject } from './core/jsonrpc.ts';
 import { compilePipeline } from './core/stage.ts';
 import type { Pipeline } from './core/stage.ts';
 import { buildStages } from './stages.ts';
+import { MemoryCounterStore } from './store/memory/counters.ts';
+import type { CounterStore } from './store/counters.ts';
 import { Catalog, LIST_KINDS } from './catalog/catalog.ts';
 import type { ListKind } from './catalog/types.ts';
 import { Router } from './catalog/router.ts';
@@ -21,6 +23,7 @@ import type { DownstreamSession } from './session/session.ts';
 import type { Principal } from './auth/principal.ts';
 import { anonymousIdentity } from './auth/identity.ts';
 import type { Identity } from './auth/identity.ts';
+import { createIdentity } from './auth/index.ts';
 import type { JsonRpcNotification } from './core/jsonrpc.ts';
 import { isLoopbackHost } from './server/guards.ts';
 import { SessionRegistry } from './session/registry.ts';
@@ -56,6 +59,8 @@ export class Gateway implements Front {
   private readonly listeners = new Set<Listener>();
   /** The identity stage: anonymous unless `auth` is configured. */
   identity: Identity = anonymousIdentity;
+  /** Rate-limit buckets: one store per gateway, so they outlive config reloads and are shared by every virtual server. */
+  readonly counters: CounterStore = new MemoryCounterStore();
 
   constructor(config: GatehouseConfig, logger: Logger) {
     this.config = config;
@@ -80,6 +85,14 @@ export class Gateway implements Front {
     });
     this.catalog.on('change', () => this.onCatalogChange());
     this.configureViews();
+    this.identity = this.createIdentity(config);
+  }
+
+  /** The origin the gateway listens on, once it does (the resource URI's origin when auth.publicUrl is not set). */
+  private listenOrigin: string | undefined = undefined;
+
+  private createIdentity(config: GatehouseConfig): Identity {
+    return createIdentity(config, { listenOrigin: () => this.listenOrigin });
   }
 
   /** Listen, then start every upstream; resolves once each has either started or failed. */
@@ -90,10 +103,12 @@ export class Gateway implements Front {
       this.server!.listen(this.config.server.port, this.config.server.host, () => resolve());
     });
     const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    // Requests may arrive while upstreams start: the identity needs the real origin now.
+    this.listenOrigin = `http://${host}:${address.port}`;
     // Port 0 picks a free port: the origin policy and URLs must use the real one.
     this.options = frontOptions(this.config);
     await Promise.all(Object.entries(this.config.upstreams).filter(([, u]) => u.enabled).map(([name, u]) => this.addUpstream(name, u)));
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `http://${host}:${address.port}${this.config.server.path}`;
   }
 
@@ -199,7 +214,7 @@ export class Gateway implements Front {
       const view = buildView(name, this.vsConfig(name)!, this.catalog, this.config.namespacing);
       const previous = this.views.get(name);
       this.views.set(name, { view, signature: signatureOf(view) });
-      const stages = buildStages(this.config, { virtualServer: name });
+      const stages = buildStages(this.config, { virtualServer: name, counters: this.counters, logger: this.logger });
       this.pipelines.set(name, stages.length === 0 ? null : compilePipeline(stages));
       if (previous) this.notifyChanges(name, previous.signature, signatureOf(view));
       for (const w of view.warnings) this.logger.warn({ virtualServer: name || '(default)' }, w);
@@ -291,6 +306,7 @@ export class Gateway implements Front {
   async applyConfig(next: GatehouseConfig, changes: { upstreams: { added: string[]; removed: string[]; changed: string[] } }): Promise<void> {
     this.config = next;
     this.options = frontOptions(next);
+    this.identity = this.createIdentity(next);
     const stops: Promise<void>[] = [];
     for (const name of [...changes.upstreams.removed, ...changes.upstreams.changed]) {
       const pool = this.pools.get(name);

@@ -5,12 +5,25 @@
  */
 import type { GatehouseConfig } from './config/schema.ts';
 import type { Stage } from './core/stage.ts';
+import type { Logger } from 'pino';
+import { createPolicyStage } from './policy/policy-stage.ts';
+import { createRateLimitStage } from './policy/rate-limit.ts';
+import type { CounterStore } from './store/counters.ts';
 
 export interface StageDeps {
   readonly virtualServer: string;
+  /** The gateway's one counter store (rate-limit buckets), shared by every virtual server's pipeline. */
+  readonly counters: CounterStore;
+  /** Where stages log (policy denials at warn). */
+  readonly logger?: Logger;
 }
 
-export function buildStages(_config: GatehouseConfig, _deps: StageDeps): Stage[] {
+export function buildStages(config: GatehouseConfig, deps: StageDeps): Stage[] {
   const stages: Stage[] = [];
+  const policy = createPolicyStage(config.policy, deps.virtualServer, { logger: deps.logger });
+  if (policy) stages.push(policy);
+  // After authorization: a call the policy denies spends no tokens.
+  const rateLimit = createRateLimitStage(config.rateLimits, deps.virtualServer, deps.counters);
+  if (rateLimit) stages.push(rateLimit);
   return stages;
 }

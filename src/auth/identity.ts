@@ -19,6 +19,11 @@ export interface Identity {
   close?(): Promise<void>;
 }
 
+/** Checks an API key (`gh_<id>_<secret>`, src/auth/api-keys.ts); null for any failure, which the identity makes a 401. */
+export interface ApiKeyVerifier {
+  verify(token: string): Promise<Principal | null>;
+}
+
 /** No authentication configured: everyone is the anonymous principal. */
 export const anonymousIdentity: Identity = {
   authenticate: () => Promise.resolve(ANONYMOUS),

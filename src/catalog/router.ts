@@ -280,7 +280,7 @@ export class Router {
     if (!calls) this.inflightByConn.set(conn, (calls = new Set()));
     calls.add(ctx);
     try {
-      return await conn.request(method, params, { signal: ctx.abort.signal, timeoutMs: this.deps.requestTimeout(upstream, tool), tag: ctx });
+      return await conn.request(method, params, { signal: ctx.abort.signal, timeoutMs: this.deps.requestTimeout(upstream, tool), tag: ctx, principal: ctx.session.principal });
     } finally {
       calls.delete(ctx);
       if (calls.size === 0) this.inflightByConn.delete(conn);

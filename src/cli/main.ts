@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { configSchema } from '../config/schema.ts';
+import { authConfigSchema } from '../auth/config.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { loadConfig } from '../config/load.ts';
 import { watchConfig } from '../config/watch.ts';
@@ -13,12 +14,17 @@ import { Gateway } from '../gateway.ts';
 import { VERSION } from '../version.ts';
 import { parseUpstreamFlag } from './adhoc.ts';
 import { startDemo } from './demo.ts';
+import { runKeys } from './keys.ts';
+import { policyCommand } from './policy.ts';
 
 const HELP = `gatehouse ${VERSION} — an MCP gateway
 
 Usage:
   gatehouse start [-c FILE] [--port N] [--host H] [--upstream NAME=COMMAND_OR_URL ...]
+                  [--auth-issuer URL [--public-url URL] [--auth-scope S ...]]
   gatehouse check -c FILE
+  gatehouse keys create|list|revoke ...   (gatehouse keys --help)
+  gatehouse policy explain -c FILE --principal JSON --tool NAME   (gatehouse policy --help)
   gatehouse --version | --help
 
 start   Run the gateway. With -c, serve that config (YAML, or a desktop client's mcpServers JSON) and reload
@@ -28,6 +34,8 @@ start   Run the gateway. With -c, serve that config (YAML, or a desktop client's
         With neither, run the built-in demo (example servers plus server-everything).
 check   Validate a config, start its upstreams, print the resolved catalog of every virtual server, exit.
         Exit status 1 when the config is invalid or an upstream cannot start.
+keys    Create, list and revoke API keys in the store file (config store.path, or --store PATH).
+policy  explain: print what the config's policy decides for a principal and a tool, and which rule decided.
 
 Options:
   -c, --config FILE      config file
@@ -35,11 +43,18 @@ Options:
       --host H           listen address (default 127.0.0.1)
   -u, --upstream SPEC    NAME=COMMAND_OR_URL, repeatable
       --log-level L      fatal|error|warn|info|debug|trace|silent
+      --auth-issuer URL  require OAuth access tokens from this authorization server (the gateway becomes an
+                         OAuth 2.1 resource server; tokens must name the MCP endpoint's URL as audience)
+      --public-url URL   the gateway's public origin (default http://<host>:<port>)
+      --auth-scope S     a scope every token must carry, repeatable
   -h, --help             this help
   -v, --version          print the version
 `;
 
 async function main(argv: string[]): Promise<number> {
+  // `keys` has options of its own (--owner, --scope, …): it parses its arguments itself.
+  if (argv[0] === 'keys') return runKeys(argv.slice(1));
+  if (argv[0] === 'policy') return policyCommand(argv.slice(1), process.stdout, process.stderr);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -49,6 +64,9 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       upstream: { type: 'string', short: 'u', multiple: true },
       'log-level': { type: 'string' },
+      'auth-issuer': { type: 'string' },
+      'public-url': { type: 'string' },
+      'auth-scope': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -138,8 +156,31 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-function withOverrides(config: GatehouseConfig, values: { port?: string; host?: string }, check: boolean): GatehouseConfig {
+interface Overrides {
+  port?: string;
+  host?: string;
+  'auth-issuer'?: string;
+  'public-url'?: string;
+  'auth-scope'?: string[];
+}
+
+function withOverrides(config: GatehouseConfig, values: Overrides, check: boolean): GatehouseConfig {
   const server = { ...config.server };
+  let auth = config.auth;
+  if (values['auth-issuer'] !== undefined) {
+    for (const flag of ['auth-issuer', 'public-url'] as const) {
+      if (values[flag] !== undefined && !URL.canParse(values[flag])) throw new Error(`--${flag} must be a URL, got "${values[flag]}"`);
+    }
+    auth = authConfigSchema.parse({
+      ...config.auth,
+      enabled: true,
+      issuers: [{ issuer: values['auth-issuer'] }],
+      publicUrl: values['public-url'] ?? config.auth.publicUrl,
+      scopes: values['auth-scope']?.flatMap((s) => s.split(/[\s,]+/).filter(Boolean)) ?? config.auth.scopes,
+    });
+  } else if (values['public-url'] !== undefined || values['auth-scope'] !== undefined) {
+    throw new Error('--public-url and --auth-scope need --auth-issuer');
+  }
   if (values.port !== undefined) {
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got "${values.port}"`);
@@ -150,7 +191,7 @@ function withOverrides(config: GatehouseConfig, values: { port?: string; host?: 
     server.port = 0;
     server.host = '127.0.0.1';
   }
-  return { ...config, server };
+  return { ...config, server, auth };
 }
 
 function checkReport(gateway: Gateway, config: GatehouseConfig): { ok: boolean; text: string } {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { authConfigSchema } from '../auth/config.ts';
+import { stdioAuthSchema, upstreamAuthSchema } from '../auth/credentials/config.ts';
 import { policyConfigSchema, rateLimitsSchema } from '../policy/config.ts';
 import { suggest } from './errors.ts';
 
@@ -93,6 +94,8 @@ export const stdioUpstreamSchema = z.strictObject({
   /** shared: one process for everyone; per-session: one per downstream session; per-user: one per principal. */
   sharing: z.enum(['shared', 'per-session', 'per-user']).default('shared'),
   pool: stdioPool,
+  /** Refused with an explanation: stdio secrets go through env. */
+  auth: stdioAuthSchema,
   ...common,
 });
 
@@ -105,7 +108,13 @@ export const httpUpstreamSchema = z.strictObject({
   /** MCP revision spoken upstream (streamable HTTP only). auto: initialize, and switch to the stateless 2026-07-28
    *  revision when the upstream refuses initialize listing it; the other values skip the probe. */
   protocol: z.enum(['auto', '2026-07-28', '2025-11-25']).default('auto'),
+  /** The credential presented upstream (src/auth/credentials/config.ts); absent = none, never the client's token. */
+  auth: upstreamAuthSchema.optional(),
   ...common,
+}).superRefine((u, ctx) => {
+  if (u.auth === undefined) return;
+  if (u.transport === 'sse') ctx.addIssue({ code: 'custom', input: u.auth, path: ['auth'], message: 'no auth key on a legacy sse upstream: put its credential in headers' });
+  else if (Object.keys(u.headers).some((k) => k.toLowerCase() === 'authorization')) ctx.addIssue({ code: 'custom', input: u.headers, path: ['headers'], message: 'no authorization header when auth is set (auth provides it)' });
 });
 
 /**

@@ -34,6 +34,9 @@ export const ErrorTable = {
   GH_ERR_UPSTREAM_CLOSED: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s closed the connection before answering' },
   GH_ERR_UPSTREAM_TIMEOUT: { status: 200, rpcCode: RpcCode.RequestTimeout, message: 'Upstream %s did not answer within %s ms' },
   GH_ERR_UPSTREAM_CAPACITY: { status: 200, rpcCode: RpcCode.Overloaded, message: 'Upstream %s is at its process cap (%s); retry later' },
+  GH_ERR_UPSTREAM_CREDENTIALS: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Could not obtain credentials for upstream %s: %s' },
+  GH_ERR_UPSTREAM_NO_SUBJECT_TOKEN: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s acts for the caller and needs the caller\'s access token; this request has none' },
+  GH_ERR_UPSTREAM_TOKEN_AUDIENCE: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'The access token is not meant for upstream %s; it must name %s in its audience' },
   GH_ERR_REQUEST_CANCELLED: { status: 200, rpcCode: RpcCode.RequestTimeout, message: 'Request cancelled' },
   GH_ERR_SHUTTING_DOWN: { status: 503, rpcCode: RpcCode.Overloaded, message: 'Gateway is shutting down; retry on another instance' },
   GH_ERR_CLIENT_CAPABILITY: { status: 200, rpcCode: RpcCode.MethodNotFound, message: 'Client does not support %s' },
@@ -41,6 +44,12 @@ export const ErrorTable = {
   GH_ERR_STATELESS_HEADER: { status: 400, rpcCode: -32020, message: 'Header mismatch: %s' },
   GH_ERR_STATELESS_META: { status: 400, rpcCode: RpcCode.InvalidParams, message: 'Invalid params: %s' },
   GH_ERR_STATELESS_METHOD: { status: 404, rpcCode: RpcCode.MethodNotFound, message: 'Method not found: %s' },
+  GH_ERR_RATE_LIMITED: { status: 429, rpcCode: -32029, message: 'Rate limit %s exceeded; retry in %s ms' },
+  GH_ERR_AUTH_REQUIRED: { status: 401, rpcCode: RpcCode.InvalidRequest, message: 'Authentication required: send an access token as "Authorization: Bearer <token>"' },
+  GH_ERR_AUTH_INVALID_TOKEN: { status: 401, rpcCode: RpcCode.InvalidRequest, message: 'Invalid access token: %s' },
+  GH_ERR_AUTH_INSUFFICIENT_SCOPE: { status: 403, rpcCode: RpcCode.InvalidRequest, message: 'Insufficient scope: this endpoint requires %s' },
+  GH_ERR_AUTH_TOKEN_IN_QUERY: { status: 400, rpcCode: RpcCode.InvalidRequest, message: 'Access tokens are not accepted in the query string; send "Authorization: Bearer <token>" instead' },
+  GH_ERR_AUTH_UNAVAILABLE: { status: 503, rpcCode: RpcCode.InternalError, message: 'The authorization server %s cannot be reached to check the token; retry later' },
   GH_ERR_CONFIG_INVALID: { status: 500, rpcCode: RpcCode.InternalError, message: '%s' },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -86,11 +95,31 @@ export class UpstreamRpcError extends Error {
   }
 }
 
+/**
+ * Where toRpcError leaves the HTTP status and headers of an error that asks for them (a GatehouseError with
+ * `headers`, e.g. 429 + Retry-After): a symbol key, so it never reaches the wire. A transport that answers one
+ * request per HTTP response (a single-request POST) uses it; batches and open streams cannot, and ignore it.
+ */
+export const HTTP_REPLY = Symbol('gatehouse.httpReply');
+
+export interface HttpReply {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+}
+
+/** The HTTP status and headers a JSON-RPC error object carries for its transport, if any. */
+export function httpReplyOf(error: object | undefined): HttpReply | undefined {
+  return error === undefined ? undefined : (error as { [HTTP_REPLY]?: HttpReply })[HTTP_REPLY];
+}
+
 /** Turn anything thrown on the request path into a JSON-RPC error object. */
 export function toRpcError(err: unknown): { code: number; message: string; data?: unknown } {
   if (GatehouseError.is(err)) {
     const data = err.data === undefined ? { code: err.code } : { code: err.code, ...(err.data as object) };
-    return { code: err.rpcCode, message: err.message, data };
+    const out = { code: err.rpcCode, message: err.message, data };
+    // Only errors that set headers opt in: the others keep answering 200 with a JSON-RPC error, as before.
+    if (err.headers !== undefined && err.status !== 200) Object.defineProperty(out, HTTP_REPLY, { value: { status: err.status, headers: err.headers } });
+    return out;
   }
   if (err instanceof UpstreamRpcError) {
     return err.data === undefined ? { code: err.rpcCode, message: err.message } : { code: err.rpcCode, message: err.message, data: err.data };

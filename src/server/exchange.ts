@@ -6,6 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { JsonRpcMessage, JsonRpcResponse } from '../core/jsonrpc.ts';
+import { httpReplyOf } from '../core/errors.ts';
 import { EventStream } from './event-stream.ts';
 
 export interface Exchange {
@@ -36,6 +37,8 @@ export class PostExchange implements Exchange {
   private remaining: number;
   private collected: JsonRpcResponse[] | null = null;
   private stream: EventStream | null = null;
+  /** startStream() was asked for: the stream opens on the next turn of the event loop (see startStream). */
+  private streamPending = false;
   /** Open SSE streams with a priming event and a retry hint, so the client may reconnect and resume (2025-11-25). */
   priming = false;
 
@@ -60,6 +63,15 @@ export class PostExchange implements Exchange {
   respond(message: JsonRpcResponse): void {
     if (this.remaining === 0) return;
     this.remaining--;
+    if (!this.stream && !this.batch) {
+      // A refusal with its own HTTP status (429 + Retry-After) can have it while this POST carries only that request.
+      const reply = 'error' in message ? httpReplyOf(message.error) : undefined;
+      if (reply !== undefined) {
+        writeJson(this.res, reply.status, message, { ...this.headers, ...reply.headers });
+        return;
+      }
+      if (this.streamPending) this.upgrade();
+    }
     if (this.stream) {
       this.stream.send(message);
       if (this.remaining === 0) this.stream.end();
@@ -75,11 +87,18 @@ export class PostExchange implements Exchange {
 
   /** Answer with an SSE stream from the start (when the client accepts one). */
   startStream(): void {
-    if (this.canStream && this.remaining > 0) this.upgrade();
+    if (!this.canStream || this.remaining === 0 || this.stream) return;
+    // Not at once: a request the guard stages refuse straight away (rate-limited) is answered within this turn and may
+    // still get its own HTTP status; any other answer, or a related message, opens the stream as before.
+    this.streamPending = true;
+    setImmediate(() => {
+      if (this.streamPending && this.remaining > 0 && !this.res.destroyed) this.upgrade();
+    });
   }
 
   private upgrade(): EventStream {
     if (this.stream) return this.stream;
+    this.streamPending = false;
     const stream = new EventStream(this.streams.newStreamId(), this.streams.resumeCapacity);
     this.streams.registerStream(stream);
     stream.attach(this.res, this.headers, undefined, false);

@@ -8,10 +8,12 @@ import { GatehouseError, toRpcError } from '../core/errors.ts';
 import { failure, RpcCode } from '../core/jsonrpc.ts';
 import { writeJson } from './exchange.ts';
 import type { Front } from './front.ts';
+import type { Identity } from '../auth/identity.ts';
 import { handleLegacyMessage, LEGACY_MESSAGES_PATH, openLegacyStream } from './legacy-sse.ts';
 import { handleStreamable } from './streamable.ts';
 
 export const LEGACY_SSE_PATH = '/sse';
+const WELL_KNOWN_PRM = '/.well-known/oauth-protected-resource';
 
 export function createHttpServer(front: Front, onError: (err: unknown) => void): Server {
   const server = createServer((req, res) => {
@@ -42,6 +44,8 @@ async function route(front: Front, req: IncomingMessage, res: ServerResponse): P
     }
     if (path === LEGACY_MESSAGES_PATH) return handleLegacyMessage(front, req, res, new URL(raw, 'http://gateway'));
   }
+  // RFC 9728 protected-resource metadata, served by the identity (the gateway's, which Front does not expose yet).
+  if (path.startsWith(WELL_KNOWN_PRM) && (front as Front & { identity?: Identity }).identity?.route?.(req, res, path)) return;
   if (path === '/healthz') {
     writeJson(res, 200, { status: 'ok' });
     return;

@@ -6,7 +6,7 @@ import { GatehouseError } from '../core/errors.ts';
 import { connectHttp } from './http.ts';
 import type { HttpConnection } from './http.ts';
 import { UpstreamPool } from './pool.ts';
-import { OPTIONS, Recorder, everythingHttp, freePort, httpConfig, sdkHttpServer, sleep, waitFor } from './testing.ts';
+import { OPTIONS, Recorder, everythingHttp, freePort, httpConfig, sdkHttpServer, waitFor } from './testing.ts';
 import type { TestHttpServer } from './testing.ts';
 
 const open: HttpConnection[] = [];
@@ -95,15 +95,14 @@ describe('streamable HTTP upstream against an SDK v2 server', () => {
     try {
       const rec = new Recorder();
       await connect('sdk', server.url, rec);
-      await waitFor(() => server.requests.some((r) => r.method === 'GET'), 2000, 'GET stream');
-      await sleep(50);
+      // broadcast() drops what it sends while no GET stream is registered: wait until the server has answered the GET.
+      await waitFor(() => server.requests.some((r) => r.method === 'GET' && r.status === 200), 2000, 'GET stream');
       server.broadcast();
       await waitFor(() => rec.notifications.some((x) => x.n.method === 'notifications/tools/list_changed'), 2000, 'list_changed');
       assert.equal(rec.notifications.find((x) => x.n.method === 'notifications/tools/list_changed')!.tag, undefined);
       // Cut every socket: the GET stream reconnects (server retry hint, Last-Event-ID) and keeps delivering.
       server.dropConnections();
-      await waitFor(() => server.requests.some((r) => r.method === 'GET' && r.lastEventId !== undefined), 3000, 'GET reconnect');
-      await sleep(50);
+      await waitFor(() => server.requests.some((r) => r.method === 'GET' && r.lastEventId !== undefined && r.status === 200), 3000, 'GET reconnect');
       server.broadcast();
       await waitFor(() => rec.notifications.filter((x) => x.n.method === 'notifications/tools/list_changed').length === 2, 2000, 'second list_changed');
     } finally {
@@ -117,8 +116,8 @@ describe('streamable HTTP upstream against an SDK v2 server', () => {
       const rec = new Recorder();
       rec.answer = async () => ({ role: 'assistant', content: { type: 'text', text: 'pong' }, model: 'm' });
       const conn = await connect('sdk', server.url, rec);
-      await waitFor(() => server.requests.some((r) => r.method === 'GET'), 2000, 'GET stream');
-      await sleep(50);
+      // The pushed request goes to the standalone stream, so it must be registered (GET answered) before the call.
+      await waitFor(() => server.requests.some((r) => r.method === 'GET' && r.status === 200), 2000, 'GET stream');
       const result = await conn.request('tools/call', { name: 'sample-push', arguments: {} }, { tag: 'ctx-2' });
       assert.equal((result.content as { text: string }[])[0].text, 'pushed: {"type":"text","text":"pong"}');
       assert.equal(rec.requests[0].tag, undefined, 'the standalone stream belongs to no request');
@@ -266,8 +265,12 @@ describe('streamable HTTP upstream failure modes', () => {
     const cancel = server.posted.find((m) => m.method === 'notifications/cancelled')!;
     assert.deepEqual(cancel.params, { requestId: hung.id, reason: 'timed out after 150 ms' });
     const ac = new AbortController();
+    const hangs = () => server.posted.filter((m) => (m.params as { name?: string } | undefined)?.name === 'hang').length;
+    const held = hangs();
     const pending = conn.request('tools/call', { name: 'hang', arguments: {} }, { signal: ac.signal });
-    setTimeout(() => ac.abort(), 50);
+    // Abort once the server holds the request, so the abort cancels a request in flight.
+    await waitFor(() => hangs() === held + 1, 2000, 'second hang received');
+    ac.abort();
     await assert.rejects(pending, (e: unknown) => GatehouseError.is(e) && e.code === 'GH_ERR_REQUEST_CANCELLED');
     assert.deepEqual(await conn.request('tools/call', { name: 'ok', arguments: {} }), { ok: true });
   });

@@ -6,13 +6,17 @@
  */
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { Principal } from '../auth/principal.ts';
+import { createCredentialProvider, NO_HEADERS } from '../auth/upstream-credentials.ts';
+import type { CredentialProvider, HeaderList } from '../auth/upstream-credentials.ts';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
+import type { JsonObject } from '../core/jsonrpc.ts';
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
 import { BaseConnection } from './connection.ts';
 import type { ConnectOptions } from './connection.ts';
 import { PendingRequest } from './pending.ts';
 import { SseParser } from './sse-parser.ts';
-import type { UpstreamHandlers, UpstreamInfo } from './types.ts';
+import type { UpstreamHandlers, UpstreamInfo, UpstreamRequestOptions } from './types.ts';
 
 type Controller = Dispatcher.DispatchController;
 type Headers = Record<string, string | string[] | undefined>;
@@ -61,6 +65,14 @@ export class HttpConnection extends BaseConnection {
   private reinitializing: Promise<void> | undefined;
   private listener: EventStream | undefined;
   private readonly resumeStreams = new Set<EventStream>();
+  /** @internal the credential the upstream's `auth` names; null (no `auth`): no credential at all. */
+  readonly credentials: CredentialProvider | null;
+  /** The caller of the request being opened (set around `super.request`, read by `newEntry`). */
+  private caller: Principal | undefined = undefined;
+  /** The last POST header list with credentials, and what it was built from. */
+  private mergedFrom: HeaderList | null = null;
+  private mergedBase: string[] | null = null;
+  private merged: string[] = [];
 
   constructor(name: string, config: HttpUpstreamConfig, handlers: UpstreamHandlers, options: ConnectOptions) {
     super(name, handlers, options, config.timeouts.request);
@@ -75,6 +87,16 @@ export class HttpConnection extends BaseConnection {
     this.postHeaders = [];
     this.getHeaders = [];
     this.buildHeaders();
+    this.credentials = createCredentialProvider(name, config.url, config.auth, options.logger);
+  }
+
+  override request(method: string, params: JsonObject | undefined, options?: UpstreamRequestOptions): Promise<JsonObject> {
+    this.caller = options?.principal;
+    try {
+      return super.request(method, params, options);
+    } finally {
+      this.caller = undefined;
+    }
   }
 
   protected start(): Promise<void> {
@@ -82,7 +104,9 @@ export class HttpConnection extends BaseConnection {
   }
 
   protected override newEntry(): PendingRequest {
-    return new HttpExchange(this);
+    const exchange = new HttpExchange(this);
+    exchange.principal = this.caller;
+    return exchange;
   }
 
   protected sendRequest(entry: PendingRequest, body: string, tag: unknown): void {
@@ -100,7 +124,7 @@ export class HttpConnection extends BaseConnection {
   protected send(body: string): Promise<void> {
     if (!this.sessionReady && this.reinitializing !== undefined) return this.reinitializing.then(() => this.send(body));
     const post = new HttpPost(this, this.sessionId);
-    this.posts.dispatch({ path: this.path, method: 'POST', headers: this.postHeaders, body }, post);
+    this.posts.dispatch({ path: this.path, method: 'POST', headers: this.ownHeaders(this.postHeaders), body }, post);
     return post.promise;
   }
 
@@ -128,7 +152,7 @@ export class HttpConnection extends BaseConnection {
     if (session !== undefined) {
       // Spec: a client that no longer needs the session SHOULD DELETE it; 405 means the server does not allow it.
       try {
-        const res = await this.posts.request({ path: this.path, method: 'DELETE', headers: this.getHeaders, headersTimeout: DELETE_TIMEOUT_MS, bodyTimeout: DELETE_TIMEOUT_MS });
+        const res = await this.posts.request({ path: this.path, method: 'DELETE', headers: this.ownHeaders(this.getHeaders), headersTimeout: DELETE_TIMEOUT_MS, bodyTimeout: DELETE_TIMEOUT_MS });
         await res.body.dump();
       } catch {}
     }
@@ -142,9 +166,54 @@ export class HttpConnection extends BaseConnection {
   /** @internal POST one request (again, after a session re-initialize). */
   post(exchange: HttpExchange): void {
     if (exchange.settled) return;
+    const creds = this.credentials;
+    if (creds === null) return this.dispatchPost(exchange, this.postHeaders, null);
+    let found: HeaderList | Promise<HeaderList>;
+    try {
+      found = creds.headers(exchange.principal);
+    } catch (err) {
+      exchange.table?.fail(exchange, err as Error);
+      return;
+    }
+    if (!(found instanceof Promise)) return this.dispatchPost(exchange, this.withCredentials(found), found);
+    found.then((h) => this.dispatchPost(exchange, this.withCredentials(h), h), (err: Error) => exchange.table?.fail(exchange, err));
+  }
+
+  private dispatchPost(exchange: HttpExchange, headers: string[], sent: HeaderList | null): void {
+    if (exchange.settled) return;
     exchange.session = this.sessionId;
+    exchange.sent = sent;
     exchange.reset();
-    this.posts.dispatch({ path: this.path, method: 'POST', headers: this.postHeaders, body: exchange.body }, exchange);
+    this.posts.dispatch({ path: this.path, method: 'POST', headers, body: exchange.body }, exchange);
+  }
+
+  /** The POST headers plus `creds`; the same array again while neither changed (no allocation per request). */
+  private withCredentials(creds: HeaderList): string[] {
+    if (creds.length === 0) return this.postHeaders;
+    if (creds !== this.mergedFrom || this.postHeaders !== this.mergedBase) {
+      this.mergedFrom = creds;
+      this.mergedBase = this.postHeaders;
+      this.merged = this.postHeaders.concat(creds);
+    }
+    return this.merged;
+  }
+
+  /** @internal headers of the connection's own messages (DELETE, notifications): its current credential. */
+  ownHeaders(base: string[]): string[] {
+    const creds = this.credentials?.current();
+    return creds === undefined || creds.length === 0 ? base : base.concat(creds);
+  }
+
+  /** @internal the connection's own credential, fresh (a GET stream may reconnect long after the last request). */
+  ownCredential(): HeaderList | Promise<HeaderList> {
+    const creds = this.credentials;
+    if (creds === null) return NO_HEADERS;
+    try {
+      const found = creds.headers(undefined);
+      return found instanceof Promise ? found.catch(() => creds.current()) : found;
+    } catch {
+      return creds.current();
+    }
   }
 
   /** @internal route a decoded value that arrived on a stream or body. */
@@ -262,6 +331,7 @@ const MODE_SSE = 2;
 const MODE_ERROR = 3;
 const MODE_EXPIRED = 4;
 const MODE_IGNORE = 5;
+const MODE_UNAUTHORIZED = 6;
 
 /**
  * One request's round trip: it is the in-flight entry and the undici dispatch handler at once, so the
@@ -273,7 +343,13 @@ export class HttpExchange extends PendingRequest implements Dispatcher.DispatchH
   tag: unknown = undefined;
   /** The session id this exchange was sent with. */
   session: string | undefined = undefined;
+  /** Who the request is made for (credentials per caller). */
+  principal: Principal | undefined = undefined;
+  /** The credential headers it was sent with; null when the upstream has no `auth`. */
+  sent: HeaderList | null = null;
   private retried = false;
+  private authRetried = false;
+  private challenge: string | undefined = undefined;
   private controller: Controller | null = null;
   private mode = MODE_WAIT;
   private status = 0;
@@ -308,6 +384,13 @@ export class HttpExchange extends PendingRequest implements Dispatcher.DispatchH
     this.status = status;
     if (status === 404 && this.session !== undefined && !this.retried) {
       this.mode = MODE_EXPIRED;
+      return;
+    }
+    // 401, or 403 insufficient_scope (RFC 6750 §3.1): the credential was refused before the request was processed.
+    if ((status === 401 || (status === 403 && insufficientScope(headers))) && this.sent !== null && !this.authRetried) {
+      this.mode = MODE_UNAUTHORIZED;
+      const challenge = headers['www-authenticate'];
+      this.challenge = typeof challenge === 'string' ? challenge : Array.isArray(challenge) ? challenge.join(', ') : undefined;
       return;
     }
     if (status >= 300) {
@@ -346,6 +429,7 @@ export class HttpExchange extends PendingRequest implements Dispatcher.DispatchH
         this.parser!.push(chunk);
         return;
       case MODE_ERROR:
+      case MODE_UNAUTHORIZED:
         if (this.bytes < MAX_ERROR_BODY) {
           this.bytes += chunk.length;
           if (this.first === null) this.first = chunk;
@@ -383,6 +467,16 @@ export class HttpExchange extends PendingRequest implements Dispatcher.DispatchH
         // 404: the request was not received, so sending it again on a new session is safe (even tools/call).
         this.retried = true;
         this.conn.sessionExpired(this.session!).then(() => this.conn.post(this), (err: Error) => this.table?.fail(this, err));
+        return;
+      case MODE_UNAUTHORIZED:
+        // 401 / 403 insufficient_scope: refused before it was processed; once more, with a fresh credential (the
+        // challenge may name where to get it).
+        this.authRetried = true;
+        if (this.conn.credentials!.rejected(this.principal, this.sent!, this.challenge) !== false) {
+          this.conn.post(this);
+          return;
+        }
+        this.table?.fail(this, this.conn.unavailable(describeStatus(this.status, this.text())));
         return;
       case MODE_ERROR: {
         const text = this.text();
@@ -483,6 +577,9 @@ class EventStream implements Dispatcher.DispatchHandler {
   private attempts = 0;
   private status = 0;
   private live = false;
+  /** The credential the current attempt was sent with, and the challenge of a 401 to it. */
+  private sent: HeaderList = NO_HEADERS;
+  private challenge: string | undefined = undefined;
 
   constructor(conn: HttpConnection, owner: HttpExchange | null, lastEventId: string, retryMs: number) {
     this.conn = conn;
@@ -498,8 +595,17 @@ class EventStream implements Dispatcher.DispatchHandler {
     this.attempts++;
     this.status = 0;
     this.live = false;
+    const creds = this.conn.ownCredential();
+    if (creds instanceof Promise) creds.then((c) => this.dispatch(c), noop);
+    else this.dispatch(creds);
+  }
+
+  private dispatch(creds: HeaderList): void {
+    if (this.stopped || this.conn.ending) return;
+    this.sent = creds;
     const last = this.parser.lastEventId;
-    const headers = last === '' ? this.conn.getHeaders : [...this.conn.getHeaders, 'last-event-id', last];
+    const base = creds.length === 0 ? this.conn.getHeaders : this.conn.getHeaders.concat(creds);
+    const headers = last === '' ? base : [...base, 'last-event-id', last];
     this.conn.streamDispatcher().dispatch({ path: this.conn.path, method: 'GET', headers }, this);
   }
 
@@ -527,6 +633,10 @@ class EventStream implements Dispatcher.DispatchHandler {
   onResponseStart(_c: Controller, status: number, headers: Headers): void {
     if (status < 200) return;
     this.status = status;
+    if (status === 401) {
+      const challenge = headers['www-authenticate'];
+      this.challenge = typeof challenge === 'string' ? challenge : Array.isArray(challenge) ? challenge.join(', ') : undefined;
+    }
     const type = headers['content-type'];
     const ct = typeof type === 'string' ? type : '';
     this.live = status === 200 && ct.startsWith('text/event-stream');
@@ -559,6 +669,10 @@ class EventStream implements Dispatcher.DispatchHandler {
       if (status === 404 && this.conn.sessionId !== undefined) {
         this.conn.sessionExpired(this.conn.sessionId).catch(noop); // a new listener opens after initialize
         return this.finish();
+      }
+      if (status === 401 && this.sent.length > 0 && this.conn.credentials?.rejected(undefined, this.sent, this.challenge) !== false) {
+        // The token expired or was revoked while the stream was down: a fresh one on the next attempt (backoff).
+        return this.schedule();
       }
       if (status >= 400 && status < 500 && status !== 408 && status !== 429) return this.finish();
       return this.schedule();
@@ -632,6 +746,13 @@ export function describeNetError(err: Error): string {
   if (code === 'ECONNREFUSED') return `connection refused (${e.message})`;
   if (err instanceof AggregateError && err.errors.length > 0) return describeNetError(err.errors[0] as Error);
   return code !== undefined && !e.message.includes(code) ? `${e.message} (${code})` : e.message;
+}
+
+/** A 403's `WWW-Authenticate` says `error="insufficient_scope"`. */
+export function insufficientScope(headers: Headers): boolean {
+  const h = headers['www-authenticate'];
+  const text = typeof h === 'string' ? h : Array.isArray(h) ? h.join(', ') : '';
+  return /error\s*=\s*"?insufficient_scope/i.test(text);
 }
 
 function noop(): void {}

@@ -127,15 +127,17 @@ describe('UpstreamPool, shared stdio', () => {
   it('recycles the shared process after maxLifetime while the old one drains', async () => {
     const { pool: p } = pool('aging', stdioConfig({ command: process.execPath, args: [fixture, 'ping'], pool: { maxLifetime: 300 } }));
     const old = await p.acquire(ctx('s1'));
-    const draining = old.request('tools/call', { name: 'slow', arguments: { ms: 600 } });
+    // The call is held until the test sends SIGUSR2, so it is still in flight however long the recycle takes.
+    const draining = old.request('tools/call', { name: 'hold', arguments: {} });
     await waitFor(() => old.closed, 2000, 'old connection retired');
     const fresh = await p.acquire(ctx('s1'));
     assert.notEqual(fresh, old);
     assert.notEqual(pid(fresh), pid(old));
     assert.ok(processAlive(pid(old)), 'the old process drains its in-flight request');
     assert.equal(p.stats().processes, 2);
+    process.kill(pid(old), 'SIGUSR2');
     const result = await draining;
-    assert.equal((result.content as { text: string }[])[0].text, `slow done by ${pid(old)}`);
+    assert.equal((result.content as { text: string }[])[0].text, `held until released in ${pid(old)}`);
     await waitFor(() => !processAlive(pid(old)), 2000, 'old process stopped');
     assert.ok(p.stats().recycled >= 1);
     assert.equal(p.stats().restarts, 0, 'a recycle is not a restart');
@@ -192,7 +194,8 @@ describe('UpstreamPool, per-session and per-user stdio', () => {
   it('reaps idle per-session processes with one sweep timer, and a reaped session gets a fresh one', async () => {
     const { pool: p } = pool('idle', stdioConfig({ ...SED_SERVER, sharing: 'per-session', pool: { idleTimeout: 300 } }));
     const conn = await p.acquire(ctx('s1'));
-    // Traffic keeps it alive past the idle timeout.
+    // Traffic keeps it alive past the idle timeout: a ping every ~50 ms for ~400 ms (> idleTimeout 300).
+    // The sleep spaces out load over time; it is load generation, not synchronisation (nothing is awaited by it).
     for (let i = 0; i < 8; i++) {
       await conn.request('ping', undefined);
       await sleep(50);

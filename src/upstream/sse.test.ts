@@ -7,7 +7,7 @@ import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../core/js
 import { UpstreamPool } from './pool.ts';
 import { connectSse } from './sse.ts';
 import type { SseConnection } from './sse.ts';
-import { OPTIONS, Recorder, everythingHttp, httpConfig, sleep, waitFor } from './testing.ts';
+import { OPTIONS, Recorder, everythingHttp, httpConfig, waitFor } from './testing.ts';
 import type { TestHttpServer } from './testing.ts';
 import type { UpstreamConnection } from './types.ts';
 
@@ -51,15 +51,17 @@ describe('legacy SSE upstream against server-everything', () => {
     assert.equal(progress.length, 2);
     assert.ok(progress.every((x) => x.tag === undefined), 'legacy SSE has no per-request stream');
     await waitFor(() => rec.requests.some((x) => x.r.method === 'roots/list'), 3000, 'roots/list');
-    await sleep(50);
+    // server-everything logs "Roots updated" once it has stored our answer: get-roots-list reads it from then on.
+    await waitFor(() => rec.notifications.some((x) => x.n.method === 'notifications/message' && /^Roots updated/.test(String(x.n.params?.data))), 3000, 'roots stored');
     assert.match(JSON.stringify(await conn.request('tools/call', { name: 'get-roots-list', arguments: {} })), /file:\/\/\/sse-root/);
   });
 
   it('closes when the stream is lost: in-flight rejected naming the upstream, onClose with the cause', async () => {
     const rec = new Recorder();
     const conn = await connect('ev-sse', server.url, rec);
-    const pending = conn.request('tools/call', { name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }).catch((e: unknown) => e);
-    await sleep(50);
+    const pending = conn.request('tools/call', { name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 50 }, _meta: { progressToken: 'lost' } }).catch((e: unknown) => e);
+    // The first progress notification proves the upstream is running the call when the server goes away.
+    await waitFor(() => rec.notifications.some((x) => x.n.method === 'notifications/progress'), 3000, 'progress');
     await server.close();
     const err = await pending;
     assert.ok(GatehouseError.is(err) && err.code === 'GH_ERR_UPSTREAM_CLOSED', String(err));

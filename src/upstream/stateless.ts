@@ -7,13 +7,16 @@
  */
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { Principal } from '../auth/principal.ts';
+import { createCredentialProvider, NO_HEADERS } from '../auth/upstream-credentials.ts';
+import type { CredentialProvider, HeaderList } from '../auth/upstream-credentials.ts';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc.ts';
 import { RpcCode } from '../core/jsonrpc.ts';
 import { BaseConnection } from './connection.ts';
 import type { ConnectOptions } from './connection.ts';
-import { HttpConnection, describeNetError, describeStatus } from './http.ts';
+import { HttpConnection, describeNetError, describeStatus, insufficientScope } from './http.ts';
 import { PendingRequest } from './pending.ts';
 import { SseParser } from './sse-parser.ts';
 import type { UpstreamHandlers, UpstreamInfo, UpstreamRequestOptions } from './types.ts';
@@ -80,6 +83,8 @@ export class StatelessHttpConnection extends BaseConnection {
   private listenGap = false;
   private nextListenId = 1;
   private nextInputId = 1;
+  /** @internal the credential the upstream's `auth` names; null (no `auth`): no credential at all. */
+  readonly credentials: CredentialProvider | null;
 
   constructor(name: string, config: HttpUpstreamConfig, handlers: UpstreamHandlers, options: ConnectOptions) {
     super(name, handlers, options, config.timeouts.request);
@@ -97,6 +102,7 @@ export class StatelessHttpConnection extends BaseConnection {
       [META_CLIENT]: { name: 'gatehouse', version: options.clientVersion },
     };
     this.metaJson = JSON.stringify(this.meta);
+    this.credentials = createCredentialProvider(name, config.url, config.auth, options.logger);
   }
 
   /**
@@ -127,7 +133,35 @@ export class StatelessHttpConnection extends BaseConnection {
   /** @internal dispatch a serialized request; `entry.headers` were set by `exchange`. */
   protected sendRequest(entry: PendingRequest, body: string): void {
     const exchange = entry as StatelessExchange;
-    this.posts.dispatch({ path: this.path, method: 'POST', headers: exchange.headers, body }, exchange);
+    exchange.body = body;
+    this.post(exchange);
+  }
+
+  /** @internal send (again, after a 401) with the credential for the request's caller, if `auth` names one. */
+  post(exchange: StatelessExchange): void {
+    if (exchange.settled) return;
+    const creds = this.credentials;
+    if (creds === null) {
+      this.posts.dispatch({ path: this.path, method: 'POST', headers: exchange.headers, body: exchange.body }, exchange);
+      return;
+    }
+    let found: HeaderList | Promise<HeaderList>;
+    try {
+      found = creds.headers(exchange.principal);
+    } catch (err) {
+      exchange.table?.fail(exchange, err as Error);
+      return;
+    }
+    if (!(found instanceof Promise)) return this.postWith(exchange, found);
+    found.then((h) => this.postWith(exchange, h), (err: Error) => exchange.table?.fail(exchange, err));
+  }
+
+  private postWith(exchange: StatelessExchange, creds: HeaderList): void {
+    if (exchange.settled) return;
+    exchange.sent = creds;
+    exchange.reset();
+    const headers = creds.length === 0 ? exchange.headers : exchange.headers.concat(creds);
+    this.posts.dispatch({ path: this.path, method: 'POST', headers, body: exchange.body }, exchange);
   }
 
   /** Nothing leaves: the only callers are notifications/cancelled (HTTP cancels by closing the response stream) and
@@ -175,7 +209,7 @@ export class StatelessHttpConnection extends BaseConnection {
       else if (result.requestState === undefined) throw this.protocolError(`${method} answered input_required with neither inputRequests nor requestState`);
       // The spec: echo requestState exactly, and send none when the server sent none.
       if (result.requestState !== undefined) retry.requestState = result.requestState;
-      result = await this.exchange(method, retry, { signal: options?.signal, tag: options?.tag, timeoutMs: this.left(started, total) });
+      result = await this.exchange(method, retry, { signal: options?.signal, tag: options?.tag, principal: options?.principal, timeoutMs: this.left(started, total) });
     }
     return this.complete(method, result);
   }
@@ -234,6 +268,7 @@ export class StatelessHttpConnection extends BaseConnection {
       return promise;
     }
     entry.tag = options?.tag;
+    entry.principal = options?.principal;
     entry.headers = this.headersFor(method, params);
     this.sendRequest(entry, body);
     return promise;
@@ -311,9 +346,30 @@ export class StatelessHttpConnection extends BaseConnection {
     if (Object.keys(filter).length === 0) return;
     const id = `listen-${this.nextListenId++}`;
     this.listenOpens++;
-    this.listener = new ListenStream(this);
-    const headers = this.headersFor('subscriptions/listen', undefined);
-    this.streamDispatcher().dispatch({ path: this.path, method: 'POST', headers, body: this.serialize(id, 'subscriptions/listen', { notifications: filter }) }, this.listener);
+    const listener = new ListenStream(this);
+    this.listener = listener;
+    const body = this.serialize(id, 'subscriptions/listen', { notifications: filter });
+    const send = (own: HeaderList): void => {
+      if (listener !== this.listener || this.isClosing) return;
+      listener.sent = own;
+      const listed = this.headersFor('subscriptions/listen', undefined);
+      this.streamDispatcher().dispatch({ path: this.path, method: 'POST', headers: own.length === 0 ? listed : listed.concat(own), body }, listener);
+    };
+    const own = this.ownCredential();
+    if (own instanceof Promise) own.then(send, noop);
+    else send(own);
+  }
+
+  /** The connection's own credential, fresh (the listen stream may reopen long after the last request). */
+  private ownCredential(): HeaderList | Promise<HeaderList> {
+    const creds = this.credentials;
+    if (creds === null) return NO_HEADERS;
+    try {
+      const found = creds.headers(undefined);
+      return found instanceof Promise ? found.catch(() => creds.current()) : found;
+    } catch {
+      return creds.current();
+    }
   }
 
   /** True while a listen stream is open and acknowledged (list_changed and resource updates can arrive). */
@@ -341,7 +397,9 @@ export class StatelessHttpConnection extends BaseConnection {
     if (stream !== this.listener || this.isClosing) return;
     this.listener = undefined;
     this.listenGap = true;
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    // A refused token (expired while the stream was down) is replaced; the reopen below uses the new one.
+    const refreshed = status === 401 && stream.sent.length > 0 && this.credentials?.rejected(undefined, stream.sent, undefined) !== false;
+    if (!refreshed && status >= 400 && status < 500 && status !== 408 && status !== 429) {
       this.options.logger?.warn({ upstream: this.upstream, status, err: detail }, 'upstream refused subscriptions/listen; no list_changed from it');
       return;
     }
@@ -400,6 +458,7 @@ const MODE_JSON = 1;
 const MODE_SSE = 2;
 const MODE_ERROR = 3;
 const MODE_IGNORE = 4;
+const MODE_UNAUTHORIZED = 5;
 
 /**
  * One round trip: the in-flight entry and the undici dispatch handler at once. Simpler than http.ts's exchange:
@@ -410,6 +469,13 @@ class StatelessExchange extends PendingRequest implements Dispatcher.DispatchHan
   readonly conn: StatelessHttpConnection;
   tag: unknown = undefined;
   headers: string[] = [];
+  body = '';
+  /** Who the request is made for (credentials per caller). */
+  principal: Principal | undefined = undefined;
+  /** The credential headers it was sent with; null when the upstream has no `auth`. */
+  sent: HeaderList | null = null;
+  private authRetried = false;
+  private challenge: string | undefined = undefined;
   private controller: Controller | null = null;
   private mode = MODE_WAIT;
   private status = 0;
@@ -423,6 +489,17 @@ class StatelessExchange extends PendingRequest implements Dispatcher.DispatchHan
     this.conn = conn;
   }
 
+  /** @internal before a re-send */
+  reset(): void {
+    this.controller = null;
+    this.mode = MODE_WAIT;
+    this.status = 0;
+    this.first = null;
+    this.more = null;
+    this.bytes = 0;
+    this.parser = null;
+  }
+
   onRequestStart(controller: Controller): void {
     this.controller = controller;
     if (this.settled) controller.abort(ABANDONED);
@@ -431,6 +508,13 @@ class StatelessExchange extends PendingRequest implements Dispatcher.DispatchHan
   onResponseStart(_controller: Controller, status: number, headers: Headers): void {
     if (status < 200) return;
     this.status = status;
+    // 401, or 403 insufficient_scope: the credential was refused before the request was processed; retry once.
+    if ((status === 401 || (status === 403 && insufficientScope(headers))) && this.sent !== null && !this.authRetried) {
+      this.mode = MODE_UNAUTHORIZED;
+      const challenge = headers['www-authenticate'];
+      this.challenge = typeof challenge === 'string' ? challenge : Array.isArray(challenge) ? challenge.join(', ') : undefined;
+      return;
+    }
     if (status >= 300) {
       this.mode = MODE_ERROR;
       return;
@@ -461,6 +545,7 @@ class StatelessExchange extends PendingRequest implements Dispatcher.DispatchHan
         this.keep(chunk);
         return;
       case MODE_ERROR:
+      case MODE_UNAUTHORIZED:
         if (this.bytes < MAX_ERROR_BODY) this.keep(chunk);
         return;
     }
@@ -485,6 +570,14 @@ class StatelessExchange extends PendingRequest implements Dispatcher.DispatchHan
       case MODE_SSE:
         this.parser!.end();
         if (!this.settled) this.table?.fail(this, this.conn.protocolError(`the event stream of ${this.method} ended without its response`));
+        return;
+      case MODE_UNAUTHORIZED:
+        this.authRetried = true;
+        if (this.conn.credentials!.rejected(this.principal, this.sent!, this.challenge) !== false) {
+          this.conn.post(this);
+          return;
+        }
+        this.table?.fail(this, this.conn.unavailable(describeStatus(this.status, this.text())));
         return;
       case MODE_ERROR: {
         const text = this.text();
@@ -539,6 +632,8 @@ class StatelessExchange extends PendingRequest implements Dispatcher.DispatchHan
  */
 class ListenStream implements Dispatcher.DispatchHandler {
   acknowledged = false;
+  /** The credential it was opened with. */
+  sent: HeaderList = NO_HEADERS;
   private readonly conn: StatelessHttpConnection;
   private readonly parser: SseParser;
   private controller: Controller | null = null;

@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
 import { connectStdio } from './stdio.ts';
 import type { StdioConnection } from './stdio.ts';
-import { EVERYTHING_BIN, OPTIONS, Recorder, fixtureServer, processAlive, sleep, stdioConfig, tempDir, waitFor } from './testing.ts';
+import { EVERYTHING_BIN, OPTIONS, Recorder, fixtureServer, processAlive, stdioConfig, tempDir, waitFor } from './testing.ts';
 
 const open: StdioConnection[] = [];
 after(async () => {
@@ -26,8 +26,8 @@ async function teed(): Promise<{ conn: StdioConnection; rec: Recorder; wire: () 
   return { conn, rec, wire };
 }
 
-function longRun(seconds: number): Record<string, unknown> {
-  return { name: 'trigger-long-running-operation', arguments: { duration: seconds, steps: 5 } };
+function longRun(seconds: number, steps = 5): Record<string, unknown> {
+  return { name: 'trigger-long-running-operation', arguments: { duration: seconds, steps } };
 }
 
 describe('stdio upstream against server-everything', () => {
@@ -91,8 +91,15 @@ describe('stdio upstream against server-everything', () => {
     // A signal aborted before the call sends nothing at all.
     const before = wire().length;
     await assert.rejects(conn.request('tools/call', longRun(1), { signal: AbortSignal.abort() }), (e: unknown) => GatehouseError.is(e) && e.code === 'GH_ERR_REQUEST_CANCELLED');
-    await sleep(50);
-    assert.equal(wire().length, before);
+    // Barrier: a follow-up call on the same stdin pipe. Writes reach the wire in order, so once the barrier is
+    // there anything the aborted call had written would be there before it.
+    const barrier = await conn.request('tools/call', { name: 'echo', arguments: { message: 'barrier' } });
+    assert.equal((barrier.content as { text: string }[])[0].text, 'Echo: barrier');
+    const isBarrier = (m: Record<string, unknown>) => (m.params as { arguments?: { message?: string } } | undefined)?.arguments?.message === 'barrier';
+    await waitFor(() => wire().some(isBarrier), 2000, 'barrier on the wire');
+    const since = wire().slice(before);
+    assert.equal(since.length, 1, `only the barrier was written: ${JSON.stringify(since)}`);
+    assert.ok(isBarrier(since[0]));
   });
 
   it('answers roots/list from the upstream through the handlers', async () => {
@@ -101,15 +108,17 @@ describe('stdio upstream against server-everything', () => {
     const { conn } = await everything({}, rec);
     // server-everything asks for roots shortly after initialized when the client declares them.
     await waitFor(() => rec.requests.some((x) => x.r.method === 'roots/list'), 3000, 'roots/list');
-    await sleep(50);
+    // server-everything logs "Roots updated" once it has stored our answer: get-roots-list reads it from then on.
+    await waitFor(() => rec.notifications.some((x) => x.n.method === 'notifications/message' && /^Roots updated/.test(String(x.n.params?.data))), 3000, 'roots stored');
     const result = await conn.request('tools/call', { name: 'get-roots-list', arguments: {} });
     assert.match(JSON.stringify(result), /file:\/\/\/work\/project/);
   });
 
   it('rejects in-flight requests naming the upstream when the process crashes', async () => {
     const { conn, rec } = await everything();
-    const pending = conn.request('tools/call', longRun(5));
-    await sleep(100);
+    const pending = conn.request('tools/call', { ...longRun(5, 50), _meta: { progressToken: 'crash' } });
+    // The first progress notification (after 100 ms) proves the upstream is running the call when it dies.
+    await waitFor(() => rec.notifications.some((x) => x.n.method === 'notifications/progress'), 3000, 'progress');
     process.kill(conn.pid!, 'SIGKILL');
     const err = await pending.catch((e: unknown) => e);
     assert.ok(GatehouseError.is(err));

@@ -111,7 +111,9 @@ export function tempDir(): string {
  * - `ping`: tool `ping-me` pings the client and returns what came back; tool `ask` sends roots/list.
  * - `silent`: never answers (ignores SIGTERM when the second argument is `stubborn`).
  * - `exit`: writes to stderr and exits 3.
- * Tool `slow` answers after `arguments.ms`. With `--fail-if=<file>`, exits 4 at start while that file exists.
+ * Tool `slow` answers after `arguments.ms`. Tool `hold` answers only once the process has received SIGUSR2 (at
+ * once if it already has), so a test decides when an in-flight call ends.
+ * With `--fail-if=<file>`, exits 4 at start while that file exists.
  * Writes its pid to the file given as `--pid=<file>` when present.
  */
 export function fixtureServer(): string {
@@ -150,6 +152,10 @@ if (mode === 'silent') {
   let buf = '';
   let next = 1;
   const waiting = new Map();
+  const held = [];
+  let released = false;
+  const release = (id) => out({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'held until released in ' + process.pid }] } });
+  process.on('SIGUSR2', () => { released = true; held.splice(0).forEach(release); });
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (chunk) => {
     buf += chunk;
@@ -198,6 +204,11 @@ if (mode === 'silent') {
       setTimeout(() => out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'slow done by ' + process.pid }] } }), m.params.arguments.ms);
       return;
     }
+    if (m.method === 'tools/call' && m.params.name === 'hold') {
+      if (released) release(m.id);
+      else held.push(m.id);
+      return;
+    }
     if (m.method === 'tools/call' && m.params.name === 'batch') {
       process.stdout.write(JSON.stringify([{ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'in a batch' } }, { jsonrpc: '2.0', id: m.id, result: { content: [] } }]) + '\n');
       return;
@@ -214,20 +225,35 @@ export interface TestHttpServer {
   close(): Promise<void>;
 }
 
+/** One HTTP request the SDK test server received, recorded on arrival. */
+export interface SdkRequestRecord {
+  method: string;
+  session?: string;
+  version?: string;
+  auth?: string;
+  lastEventId?: string;
+  /**
+   * The status the server answered with, set once the transport has handled the request (before the body is
+   * streamed). For a GET, 200 means the transport has registered the stream: messages sent from then on reach it.
+   */
+  status?: number;
+}
+
 /**
  * A streamable-HTTP MCP server built with the SDK v2 server package (its web-standard transport behind a tiny
  * node:http adapter). Tools: `echo`, `progress` (two progress notifications on the request's stream, then the
  * result), `sample` (a sampling request to the client on the request's stream). `expire()` forgets every
  * session, so the next message with an old id gets 404. `broadcast()` sends tools/list_changed on each
- * session's standalone GET stream.
+ * session's standalone GET stream; it is dropped when no GET stream is open yet, so wait for a GET record with
+ * `status` 200 first (see `SdkRequestRecord`).
  */
-export async function sdkHttpServer(options: { json?: boolean } = {}): Promise<TestHttpServer & { initializes: number; deletes: number; expire(): void; broadcast(): void; dropConnections(): void; requests: { method: string; session?: string; version?: string; auth?: string; lastEventId?: string }[] }> {
+export async function sdkHttpServer(options: { json?: boolean } = {}): Promise<TestHttpServer & { initializes: number; deletes: number; expire(): void; broadcast(): void; dropConnections(): void; requests: SdkRequestRecord[] }> {
   const { McpServer, WebStandardStreamableHTTPServerTransport } = await import('@modelcontextprotocol/server');
   const { z } = await import('zod');
   const { createServer: createHttpServer } = await import('node:http');
   type Transport = InstanceType<typeof WebStandardStreamableHTTPServerTransport>;
   const sessions = new Map<string, { transport: Transport; mcp: InstanceType<typeof McpServer> }>();
-  const state = { initializes: 0, deletes: 0, requests: [] as { method: string; session?: string; version?: string; auth?: string; lastEventId?: string }[] };
+  const state = { initializes: 0, deletes: 0, requests: [] as SdkRequestRecord[] };
 
   // Resumability: every SSE event is stored, so a client can reconnect with Last-Event-ID.
   const stored: { id: string; stream: string; message: unknown }[] = [];
@@ -303,9 +329,11 @@ export async function sdkHttpServer(options: { json?: boolean } = {}): Promise<T
         method = (JSON.parse(body.toString()) as { method?: string }).method ?? 'response';
       } catch {}
     }
-    state.requests.push({ method, session, version: req.headers['mcp-protocol-version'] as string | undefined, auth: req.headers.authorization, lastEventId: req.headers['last-event-id'] as string | undefined });
+    const record: SdkRequestRecord = { method, session, version: req.headers['mcp-protocol-version'] as string | undefined, auth: req.headers.authorization, lastEventId: req.headers['last-event-id'] as string | undefined };
+    state.requests.push(record);
     let entry = session === undefined ? undefined : sessions.get(session);
     if (session !== undefined && entry === undefined) {
+      record.status = 404;
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
       return;
@@ -318,6 +346,7 @@ export async function sdkHttpServer(options: { json?: boolean } = {}): Promise<T
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
     const request = new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers, body: req.method === 'POST' ? body : undefined });
     const response = await entry.transport.handleRequest(request);
+    record.status = response.status;
     res.writeHead(response.status, Object.fromEntries(response.headers));
     if (response.body === null) {
       res.end();

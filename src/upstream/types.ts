@@ -3,6 +3,7 @@
  * implements `UpstreamConnection`; the pool hands the router a connection per (upstream, downstream session)
  * according to the upstream's sharing policy. The router never sees processes, sockets or upstream ids.
  */
+import type { Principal } from '../auth/principal.ts';
 import type { JsonObject, JsonRpcId, JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc.ts';
 
 /** What an upstream said about itself in its initialize result. */
@@ -22,6 +23,9 @@ export interface UpstreamRequestOptions {
   /** Opaque tag the connection passes back with any server->client request or notification the upstream
    *  sends on this request's own stream (streamable HTTP), so the router can attribute it exactly. */
   tag?: unknown;
+  /** Who the request is made for: upstreams whose `auth` acts for the caller (token-exchange, passthrough) pick
+   *  their credential by it. Absent for the gateway's own requests (initialize, catalog lists). */
+  principal?: Principal;
 }
 
 /** Callbacks a connection raises for messages that are not responses to the gateway's requests. */
