@@ -24,6 +24,10 @@ import type { Principal } from './auth/principal.ts';
 import { anonymousIdentity } from './auth/identity.ts';
 import type { Identity } from './auth/identity.ts';
 import { createIdentity } from './auth/index.ts';
+import { createApiKeyVerifier } from './auth/api-keys.ts';
+import type { ApiKeyVerifier } from './auth/identity.ts';
+import { openSqliteApiKeyStore } from './store/sqlite/api-keys.ts';
+import type { ApiKeyStore } from './store/api-keys.ts';
 import type { JsonRpcNotification } from './core/jsonrpc.ts';
 import { isLoopbackHost } from './server/guards.ts';
 import { SessionRegistry } from './session/registry.ts';
@@ -91,8 +95,16 @@ export class Gateway implements Front {
   /** The origin the gateway listens on, once it does (the resource URI's origin when auth.publicUrl is not set). */
   private listenOrigin: string | undefined = undefined;
 
+  /** API keys live in the SQLite store, opened once (on first use with auth enabled) for the gateway's lifetime. */
+  private apiKeyStore: ApiKeyStore | null = null;
+  private apiKeyVerifier: ApiKeyVerifier | null = null;
+
   private createIdentity(config: GatehouseConfig): Identity {
-    return createIdentity(config, { listenOrigin: () => this.listenOrigin });
+    if (config.auth.enabled && !this.apiKeyVerifier) {
+      this.apiKeyStore = openSqliteApiKeyStore(config.store.path);
+      this.apiKeyVerifier = createApiKeyVerifier(this.apiKeyStore, { onError: (err) => this.logger.warn({ err }, 'api-key store') });
+    }
+    return createIdentity(config, { listenOrigin: () => this.listenOrigin, apiKeys: this.apiKeyVerifier ?? undefined });
   }
 
   /** Listen, then start every upstream; resolves once each has either started or failed. */
@@ -342,6 +354,8 @@ export class Gateway implements Front {
     }
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
+    await this.apiKeyStore?.close();
+    this.apiKeyStore = null;
   }
 
   stats(): { sessions: number; upstreams: Record<string, unknown> } {

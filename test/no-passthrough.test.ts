@@ -403,6 +403,12 @@ describe('2026-07-28 (stateless) upstreams get the same per-request credentials'
     }
   });
 
+  it('static: a refused credential fails at once, with no second try', async () => {
+    seen.length = 0;
+    await assert.rejects(open({ type: 'static', headers: { authorization: 'Bearer t1' } }), /HTTP 401/);
+    assert.deepEqual(seen.map((s) => s.method), ['server/discover']);
+  });
+
   it('client-credentials: a refused token is replaced once, on discovery and calls alike', async () => {
     seen.length = 0;
     const conn = await open({ type: 'client-credentials', clientId: 'c', clientSecret: 's', tokenUrl: `${origin}/token` });
