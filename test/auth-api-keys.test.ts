@@ -39,7 +39,8 @@ describe('API keys through a running gateway', () => {
   });
 
   it('refuses missing, revoked and forged keys with 401 and the metadata link', async () => {
-    for (const headers of [{}, { authorization: `Bearer ${revoked}` }, { 'x-api-key': `${good.slice(0, -4)}AAAA` }]) {
+    const cases: Record<string, string>[] = [{}, { authorization: `Bearer ${revoked}` }, { 'x-api-key': `${good.slice(0, -4)}AAAA` }];
+    for (const headers of cases) {
       const r = await post(gw.url, INIT(), headers);
       assert.equal(r.status, 401, JSON.stringify(headers));
       assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer .*resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/);

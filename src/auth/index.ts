@@ -3,6 +3,7 @@
  * 2025-11-25) that also takes API keys (a `gh_` bearer token or an `X-API-Key` header); otherwise everyone is
  * anonymous. Refusals carry the `WWW-Authenticate` challenge that points clients at the protected-resource metadata.
  */
+import { bindSubjectToken } from './credentials/subject-token.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { GatehouseError } from '../core/errors.ts';
@@ -73,6 +74,8 @@ class ResourceServerIdentity implements Identity {
     let principal: Principal;
     try {
       principal = await this.oauth.verify(token, endpoint.resource);
+      // Kept beside the principal (never on it) for upstreams configured for token exchange or passthrough.
+      bindSubjectToken(principal, token);
     } catch (err) {
       if (GatehouseError.is(err) && err.code === 'GH_ERR_AUTH_INVALID_TOKEN') throw this.challenge(err, target.virtualServer, 'invalid_token');
       throw err;

@@ -11,6 +11,7 @@ import { ClientCredentialsProvider } from './credentials/client-credentials.ts';
 import { PassthroughProvider } from './credentials/passthrough.ts';
 import { StaticProvider } from './credentials/static.ts';
 import { TokenExchangeProvider } from './credentials/token-exchange.ts';
+import { UpstreamOAuth } from './upstream-oauth.ts';
 import type { CredentialProvider } from './credentials/types.ts';
 
 export { bindSubjectToken, carrySubjectToken } from './credentials/subject-token.ts';
@@ -31,5 +32,7 @@ export function createCredentialProvider(upstream: string, url: string, auth: Up
       return new TokenExchangeProvider(upstream, url, auth, logger);
     case 'passthrough':
       return new PassthroughProvider(upstream, auth, logger);
+    case 'oauth':
+      return new UpstreamOAuth(upstream, url, auth, { logger });
   }
 }

@@ -13,6 +13,7 @@ import { allowsBatch, isSupportedRevision, negotiateRevision, SUPPORTED_REVISION
 import { DownstreamSession } from '../session/session.ts';
 import type { ClientInfo } from '../session/session.ts';
 import type { Principal } from '../auth/principal.ts';
+import { carrySubjectToken } from '../auth/credentials/subject-token.ts';
 import { EventStream } from './event-stream.ts';
 import { PostExchange, writeJson } from './exchange.ts';
 import type { Front } from './front.ts';
@@ -121,6 +122,8 @@ function boundSession(front: Front, sessionId: string, virtualServer: string, pr
   if (!session || session.virtualServer !== virtualServer || session.legacy || session.principal.id !== principal.id) {
     throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
   }
+  // The client may have refreshed its token: the session's upstream calls use the latest one.
+  carrySubjectToken(principal, session.principal);
   return session;
 }
 

@@ -4,6 +4,7 @@
  * loader's `${ENV}` / `${file:…}` interpolation, so the YAML never holds them.
  */
 import { z } from 'zod';
+import { upstreamOAuthSchema } from '../upstream-oauth.ts';
 
 /** Headers the transport owns; a credential may not set them. */
 const RESERVED = new Set(['content-type', 'accept', 'content-length', 'host', 'mcp-session-id', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'last-event-id']);
@@ -55,7 +56,8 @@ export const passthroughAuthSchema = z.strictObject({
   audience: z.string().min(1),
 });
 
-export const upstreamAuthSchema = z.discriminatedUnion('type', [staticAuthSchema, clientCredentialsAuthSchema, tokenExchangeAuthSchema, passthroughAuthSchema]);
+/** `type: oauth` (authorization code + PKCE, run by the gateway) is defined beside its client, src/auth/upstream-oauth.ts. */
+export const upstreamAuthSchema = z.discriminatedUnion('type', [staticAuthSchema, clientCredentialsAuthSchema, tokenExchangeAuthSchema, passthroughAuthSchema, upstreamOAuthSchema]);
 
 /**
  * `auth` on a stdio upstream: refused with the way to do it. A child process has no HTTP request to carry a
