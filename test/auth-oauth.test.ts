@@ -4,6 +4,9 @@
  * key rotation, scope), the 401/403 challenges, protected-resource metadata (RFC 9728), sessions bound to their
  * principal, and the official SDK client's authorization-code + PKCE flow discovering everything from a 401.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -122,7 +125,7 @@ describe('OAuth resource server', () => {
   it('refuses an expired token', async () => {
     const token = await idp.clientCredentials(gw.url, 'mcp:tools', SHORT_CLIENT);
     assert.equal((await tryInit(bearer(token))).status, 200, 'accepted while valid (and remembered only until exp)');
-    await sleep(2_100);
+    await sleep(2_100); // a real token expires by real time passing: wait out its 1 s lifetime and the clock skew
     assertInvalid(await tryInit(bearer(token)), /expired/);
   });
 
@@ -250,7 +253,7 @@ describe('gatehouse start --auth-issuer', () => {
     const ev = everythingStdio();
     const cli = new URL('../src/cli/main.ts', import.meta.url).pathname;
     const upstream = `everything=${[ev.command, ...ev.args].map((a) => JSON.stringify(a)).join(' ')}`;
-    const child = spawn(process.execPath, [cli, 'start', '--port', '0', '--log-level', 'silent', '--upstream', upstream, '--auth-issuer', idp.issuer, '--auth-scope', 'mcp:tools'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [cli, 'start', '--port', '0', '--log-level', 'silent', '--upstream', upstream, '--auth-issuer', idp.issuer, '--auth-scope', 'mcp:tools'], { stdio: ['ignore', 'pipe', 'inherit'], cwd: mkdtempSync(join(tmpdir(), 'gatehouse-cli-')) });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout! }).on('line', (line) => {

@@ -1,7 +1,9 @@
 /**
  * Start a real gateway in-process on 127.0.0.1 with an OS-chosen port, from a plain config object.
  */
+import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
@@ -18,7 +20,9 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: Record<string, unknown>): Promise<RunningGateway> {
-  const parsed: GatehouseConfig = configSchema.parse({ ...config, server: { host: '127.0.0.1', port: 0, ...(config.server as object | undefined) } });
+  // Durable state goes to a temporary directory unless the test names a store: tests never write into the repository.
+  const store = config.store ?? { path: join(mkdtempSync(join(tmpdir(), 'gatehouse-test-')), 'gatehouse.db') };
+  const parsed: GatehouseConfig = configSchema.parse({ ...config, store, server: { host: '127.0.0.1', port: 0, ...(config.server as object | undefined) } });
   const logger = pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' });
   const gateway = new Gateway(parsed, logger);
   const url = await gateway.start();
