@@ -28,6 +28,9 @@ import { createApiKeyVerifier } from './auth/api-keys.ts';
 import type { ApiKeyVerifier } from './auth/identity.ts';
 import { openSqliteApiKeyStore } from './store/sqlite/api-keys.ts';
 import type { ApiKeyStore } from './store/api-keys.ts';
+import { UserOAuth } from './auth/user-oauth.ts';
+import { openSqliteVaultStore } from './store/sqlite/vault.ts';
+import { parseVaultKey } from './store/vault.ts';
 import type { JsonRpcNotification } from './core/jsonrpc.ts';
 import { isLoopbackHost } from './server/guards.ts';
 import { SessionRegistry } from './session/registry.ts';
@@ -90,7 +93,18 @@ export class Gateway implements Front {
     this.catalog.on('change', () => this.onCatalogChange());
     this.configureViews();
     this.identity = this.createIdentity(config);
+    if (config.vault !== undefined) {
+      // Opened once for the gateway's lifetime (a key or store path changed by a reload needs a restart).
+      this.userOAuth = new UserOAuth({
+        vault: openSqliteVaultStore(config.store.path, parseVaultKey(config.vault.key)),
+        publicOrigin: () => this.config.auth.publicUrl ?? this.listenOrigin ?? `http://${this.config.server.host}:${this.config.server.port}`,
+        logger,
+      });
+    }
   }
+
+  /** The per-user credential vault and its routes (`/oauth/callback`, `/oauth/tokens/…`); null without `vault`. */
+  userOAuth: UserOAuth | null = null;
 
   /** The origin the gateway listens on, once it does (the resource URI's origin when auth.publicUrl is not set). */
   private listenOrigin: string | undefined = undefined;
@@ -200,6 +214,11 @@ export class Gateway implements Front {
     for (const [name, u] of Object.entries(this.config.upstreams)) {
       if (!u.enabled) continue;
       const entry = this.catalog.entries.get(name);
+      // An upstream that lists nothing until a first user authorizes (approval: user) does not make the gateway unready.
+      if (entry?.status !== 'ready' && this.userOAuth?.awaiting(name) === true) {
+        upstreams[name] = { status: 'needs authorization', error: entry?.error ?? null };
+        continue;
+      }
       upstreams[name] = { status: entry?.status ?? 'starting', error: entry?.error ?? null };
       if (entry?.status !== 'ready') ready = false;
     }
@@ -272,7 +291,7 @@ export class Gateway implements Front {
       onRequest: (conn, r, tag) => this.router.onUpstreamRequest(name, conn, r, tag),
       onClose: (conn) => this.router.onUpstreamClose(name, conn),
       onOpen: (conn, role) => this.onUpstreamOpen(name, pool, conn, role),
-    }, { capabilities: UPSTREAM_CLIENT_CAPABILITIES, clientVersion: VERSION, logger: this.logger });
+    }, { capabilities: UPSTREAM_CLIENT_CAPABILITIES, clientVersion: VERSION, logger: this.logger, ...(this.userOAuth !== null && { userOAuth: this.userOAuth }) });
     this.pools.set(name, pool);
     await this.load(name, pool);
   }
@@ -356,6 +375,7 @@ export class Gateway implements Front {
     this.pools.clear();
     await this.apiKeyStore?.close();
     this.apiKeyStore = null;
+    await this.userOAuth?.vault.close();
   }
 
   stats(): { sessions: number; upstreams: Record<string, unknown> } {

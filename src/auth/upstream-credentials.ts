@@ -12,6 +12,8 @@ import { PassthroughProvider } from './credentials/passthrough.ts';
 import { StaticProvider } from './credentials/static.ts';
 import { TokenExchangeProvider } from './credentials/token-exchange.ts';
 import { UpstreamOAuth } from './upstream-oauth.ts';
+import type { UserOAuth } from './user-oauth.ts';
+import { GatehouseError } from '../core/errors.ts';
 import type { CredentialProvider } from './credentials/types.ts';
 
 export { bindSubjectToken, carrySubjectToken } from './credentials/subject-token.ts';
@@ -19,8 +21,12 @@ export { NO_HEADERS } from './credentials/types.ts';
 export type { CredentialProvider, HeaderList } from './credentials/types.ts';
 export type { UpstreamAuthConfig } from './credentials/config.ts';
 
-/** The provider an upstream's `auth` names; null without `auth`. */
-export function createCredentialProvider(upstream: string, url: string, auth: UpstreamAuthConfig | undefined, logger?: Logger): CredentialProvider | null {
+/**
+ * The provider an upstream's `auth` names; null without `auth`. `userOAuth`: the gateway's per-user vault, needed by
+ * `type: oauth, approval: user` (the config refuses that without `vault.key`); `owner`: the principal id a per-user
+ * connection belongs to.
+ */
+export function createCredentialProvider(upstream: string, url: string, auth: UpstreamAuthConfig | undefined, logger?: Logger, userOAuth?: UserOAuth, owner?: string): CredentialProvider | null {
   switch (auth?.type) {
     case undefined:
       return null;
@@ -33,6 +39,11 @@ export function createCredentialProvider(upstream: string, url: string, auth: Up
     case 'passthrough':
       return new PassthroughProvider(upstream, auth, logger);
     case 'oauth':
+      if (auth.approval === 'user') {
+        if (userOAuth === undefined) throw new GatehouseError('GH_ERR_CONFIG_INVALID', [`upstream ${upstream}: auth.approval "user" needs the credential vault (top-level vault.key)`]);
+        const provider = userOAuth.provider(upstream, url, auth);
+        return owner === undefined ? provider : provider.forOwner(owner);
+      }
       return new UpstreamOAuth(upstream, url, auth, { logger });
   }
 }

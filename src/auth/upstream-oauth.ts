@@ -3,7 +3,8 @@
  * upstream's 401 (RFC 9728, then RFC 8414 / OpenID discovery), client id from a metadata document, dynamic
  * registration or config, authorization code + PKCE, the RFC 8707 `resource`, refresh, and scope step-up on 403
  * `insufficient_scope`. The protocol work is the official SDK's `auth()`; this file keeps the
- * state (memory for now; the per-user vault later) and the policy (when to re-authorize, how often).
+ * state (in memory: one token per upstream) and the policy (when to re-authorize, how often). `approval: user`
+ * (a token per user, in the encrypted vault) is ./user-oauth.ts.
  */
 import type { FetchLike, OAuthClientInformationContext, OAuthClientMetadata, OAuthClientProvider, OAuthDiscoveryState, StoredOAuthClientInformation, StoredOAuthTokens } from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
@@ -20,9 +21,10 @@ import { NO_HEADERS } from './credentials/types.ts';
 export const upstreamOAuthSchema = z.strictObject({
   type: z.literal('oauth'),
   /** How the authorization step is completed. `auto`: the gateway follows the authorization endpoint's redirect
-   *  itself — for an authorization server that approves without a user (tests, headless accounts). Handing the
-   *  link to a user (URL-mode elicitation, per-user vault) is not built yet. */
-  approval: z.literal('auto').default('auto'),
+   *  itself — for an authorization server that approves without a user (tests, headless accounts); one token for
+   *  the upstream. `user`: each user authorizes once through a link the gateway hands out (error -32042), and
+   *  their tokens are kept in the encrypted vault (./user-oauth.ts; needs the top-level `vault.key`). */
+  approval: z.enum(['auto', 'user']).default('auto'),
   /** A pre-registered client; secrets through `${ENV}` interpolation. */
   clientId: z.string().min(1).optional(),
   clientSecret: z.string().min(1).optional(),
@@ -34,8 +36,9 @@ export const upstreamOAuthSchema = z.strictObject({
   clientName: z.string().default('Gatehouse'),
   /** Scope to ask for; default per the spec: the 401's `scope`, else the metadata's `scopes_supported`, else none. */
   scope: z.string().optional(),
-  /** The redirect URI registered and sent in authorization requests. */
-  redirectUrl: z.url().default('http://localhost/gatehouse/oauth/callback'),
+  /** The redirect URI registered and sent in authorization requests. Default: `auto`,
+   *  http://localhost/gatehouse/oauth/callback (never fetched); `user`, `<auth.publicUrl or listen origin>/oauth/callback`. */
+  redirectUrl: z.url().optional(),
   /** Re-authorizations for one unchanged 403 `insufficient_scope` challenge before giving up (spec: clients
    *  SHOULD limit them to avoid loops). */
   maxStepUps: z.number().int().min(0).max(5).default(2),
@@ -53,6 +56,7 @@ export interface UpstreamOAuthOptions {
 
 /** Refresh this long before the access token expires. */
 const REFRESH_MARGIN_MS = 60_000;
+const DEFAULT_REDIRECT_URL = 'http://localhost/gatehouse/oauth/callback';
 
 type Sdk = typeof import('@modelcontextprotocol/client');
 let sdk: Promise<Sdk> | undefined;
@@ -63,8 +67,8 @@ function loadSdk(): Promise<Sdk> {
 
 /**
  * The OAuth client of one upstream: the transport's credential contract (./credentials/types.ts) on top, the
- * SDK's provider contract (all in memory) below. One token per upstream for now — the gateway's own grant; a
- * token per user comes with the credential vault.
+ * SDK's provider contract (all in memory) below. One token per upstream — the gateway's own grant; a token per
+ * user is ./user-oauth.ts (`approval: user`).
  */
 export class UpstreamOAuth implements Omit<CredentialProvider, 'type'>, OAuthClientProvider {
   readonly type = 'oauth';
@@ -211,7 +215,7 @@ export class UpstreamOAuth implements Omit<CredentialProvider, 'type'>, OAuthCli
   // ---- OAuthClientProvider (SDK contract), all in memory ----
 
   get redirectUrl(): string {
-    return this.config.redirectUrl;
+    return this.config.redirectUrl ?? DEFAULT_REDIRECT_URL;
   }
 
   get clientMetadataUrl(): string | undefined {
@@ -221,7 +225,7 @@ export class UpstreamOAuth implements Omit<CredentialProvider, 'type'>, OAuthCli
   get clientMetadata(): OAuthClientMetadata {
     return {
       client_name: this.config.clientName,
-      redirect_uris: [this.config.redirectUrl],
+      redirect_uris: [this.redirectUrl],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       ...(this.config.scope !== undefined && { scope: this.config.scope }),

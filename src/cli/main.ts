@@ -15,6 +15,7 @@ import { VERSION } from '../version.ts';
 import { parseUpstreamFlag } from './adhoc.ts';
 import { startDemo } from './demo.ts';
 import { runKeys } from './keys.ts';
+import { runVault } from './vault.ts';
 import { policyCommand } from './policy.ts';
 
 const HELP = `gatehouse ${VERSION} — an MCP gateway
@@ -24,6 +25,7 @@ Usage:
                   [--auth-issuer URL [--public-url URL] [--auth-scope S ...]]
   gatehouse check -c FILE
   gatehouse keys create|list|revoke ...   (gatehouse keys --help)
+  gatehouse vault list|revoke ...         (gatehouse vault --help)
   gatehouse policy explain -c FILE --principal JSON --tool NAME   (gatehouse policy --help)
   gatehouse --version | --help
 
@@ -35,6 +37,7 @@ start   Run the gateway. With -c, serve that config (YAML, or a desktop client's
 check   Validate a config, start its upstreams, print the resolved catalog of every virtual server, exit.
         Exit status 1 when the config is invalid or an upstream cannot start.
 keys    Create, list and revoke API keys in the store file (config store.path, or --store PATH).
+vault   List and revoke users' upstream authorizations (auth: { type: oauth, approval: user }).
 policy  explain: print what the config's policy decides for a principal and a tool, and which rule decided.
 
 Options:
@@ -54,6 +57,7 @@ Options:
 async function main(argv: string[]): Promise<number> {
   // `keys` has options of its own (--owner, --scope, …): it parses its arguments itself.
   if (argv[0] === 'keys') return runKeys(argv.slice(1));
+  if (argv[0] === 'vault') return runVault(argv.slice(1));
   if (argv[0] === 'policy') return policyCommand(argv.slice(1), process.stdout, process.stderr);
   const { values, positionals } = parseArgs({
     args: argv,

@@ -219,7 +219,19 @@ export const configSchema = z.strictObject({
   store: section(z.strictObject({
     path: z.string().min(1).default('.gatehouse/gatehouse.db'),
   }).prefault({})),
+  /** The per-user credential vault (upstreams with `auth: { type: oauth, approval: user }`): rows in the SQLite
+   *  file of `store.path`, sealed with AES-256-GCM under `key` (32 bytes, base64: `openssl rand -base64 32`). */
+  vault: section(z.strictObject({
+    key: z.string().refine((k) => Buffer.from(k.trim(), 'base64').length === 32, '32 bytes in base64 (openssl rand -base64 32), e.g. "${file:/run/secrets/vault-key}"'),
+  }).optional()),
 }).superRefine((config, ctx) => {
+  // A per-user OAuth upstream keeps its users' tokens in the vault: no key, no vault.
+  if (config.vault === undefined) {
+    for (const [name, u] of Object.entries(config.upstreams)) {
+      if (u.transport !== 'http' || u.auth?.type !== 'oauth' || u.auth.approval !== 'user') continue;
+      ctx.addIssue({ code: 'custom', path: ['upstreams', name, 'auth', 'approval'], message: 'approval "user" keeps each user\'s tokens in the credential vault: set the top-level vault.key (32 bytes, base64)' });
+    }
+  }
   // A virtual server selecting an upstream that does not exist is a typo, not an empty selection.
   const known = Object.keys(config.upstreams);
   for (const [vsName, vs] of Object.entries(config.virtualServers)) {

@@ -35,6 +35,7 @@ export const ErrorTable = {
   GH_ERR_UPSTREAM_TIMEOUT: { status: 200, rpcCode: RpcCode.RequestTimeout, message: 'Upstream %s did not answer within %s ms' },
   GH_ERR_UPSTREAM_CAPACITY: { status: 200, rpcCode: RpcCode.Overloaded, message: 'Upstream %s is at its process cap (%s); retry later' },
   GH_ERR_UPSTREAM_CREDENTIALS: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Could not obtain credentials for upstream %s: %s' },
+  GH_ERR_UPSTREAM_AUTHORIZATION_REQUIRED: { status: 200, rpcCode: -32042, message: 'Upstream %s needs your authorization: open the link in data.elicitations to connect your account, then call again' },
   GH_ERR_UPSTREAM_NO_SUBJECT_TOKEN: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s acts for the caller and needs the caller\'s access token; this request has none' },
   GH_ERR_UPSTREAM_TOKEN_AUDIENCE: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'The access token is not meant for upstream %s; it must name %s in its audience' },
   GH_ERR_REQUEST_CANCELLED: { status: 200, rpcCode: RpcCode.RequestTimeout, message: 'Request cancelled' },

@@ -9,6 +9,7 @@ import { failure, RpcCode } from '../core/jsonrpc.ts';
 import { writeJson } from './exchange.ts';
 import type { Front } from './front.ts';
 import type { Identity } from '../auth/identity.ts';
+import type { UserOAuth } from '../auth/user-oauth.ts';
 import { handleLegacyMessage, LEGACY_MESSAGES_PATH, openLegacyStream } from './legacy-sse.ts';
 import { handleStreamable } from './streamable.ts';
 
@@ -46,6 +47,12 @@ async function route(front: Front, req: IncomingMessage, res: ServerResponse): P
   }
   // RFC 9728 protected-resource metadata, served by the identity (the gateway's, which Front does not expose yet).
   if (path.startsWith(WELL_KNOWN_PRM) && (front as Front & { identity?: Identity }).identity?.route?.(req, res, path)) return;
+  // The per-user credential vault: the authorization callback and a user's revocation (src/auth/user-oauth.ts).
+  if (path.startsWith('/oauth/')) {
+    const gw = front as Front & { userOAuth?: UserOAuth | null };
+    const handled = gw.userOAuth?.route(req, res, path, (r) => front.authenticate(r, ''));
+    if (handled) return handled;
+  }
   if (path === '/healthz') {
     writeJson(res, 200, { status: 'ok' });
     return;

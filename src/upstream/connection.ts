@@ -4,6 +4,7 @@
  * close/retire lifecycle. A transport only says how bytes leave (`sendRequest`, `send`) and calls `receive`.
  */
 import type { Logger } from 'pino';
+import type { UserOAuth } from '../auth/user-oauth.ts';
 import { GatehouseError, UpstreamRpcError, toRpcError } from '../core/errors.ts';
 import type { JsonObject, JsonRpcId, JsonRpcRequest } from '../core/jsonrpc.ts';
 import { validateEnvelope } from '../core/jsonrpc.ts';
@@ -23,6 +24,10 @@ export interface ConnectOptions {
   clientVersion: string;
   /** Lifecycle events only (start, exit, reconnect); never one line per message. */
   logger?: Logger;
+  /** The gateway's per-user credential vault, for upstreams with `auth: { type: oauth, approval: user }`. */
+  userOAuth?: UserOAuth;
+  /** The principal id a per-user connection belongs to: its own messages (initialize, GET stream) act for them. */
+  owner?: string;
 }
 
 /** Counters a connection keeps for the pool and for operators. */

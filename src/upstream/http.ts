@@ -87,7 +87,7 @@ export class HttpConnection extends BaseConnection {
     this.postHeaders = [];
     this.getHeaders = [];
     this.buildHeaders();
-    this.credentials = createCredentialProvider(name, config.url, config.auth, options.logger);
+    this.credentials = createCredentialProvider(name, config.url, config.auth, options.logger, options.userOAuth, options.owner);
   }
 
   override request(method: string, params: JsonObject | undefined, options?: UpstreamRequestOptions): Promise<JsonObject> {

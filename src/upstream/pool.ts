@@ -4,6 +4,7 @@
  * a hard cap, idle reaping and lifetime recycling by one unref'd sweep timer, restart with backoff.
  */
 import type { Logger } from 'pino';
+import type { UserOAuth } from '../auth/user-oauth.ts';
 import type { UpstreamConfig } from '../config/schema.ts';
 import { GatehouseError } from '../core/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc.ts';
@@ -36,6 +37,8 @@ export interface PoolOptions {
   logger?: Logger;
   /** How a connection is made; default `connectUpstream` (undici's `factory` idea: tests swap what sits below). */
   connectFactory?: ConnectFactory;
+  /** The per-user credential vault, handed to connections (`auth: { type: oauth, approval: user }`). */
+  userOAuth?: UserOAuth;
 }
 
 export interface PoolStats {
@@ -141,7 +144,9 @@ export class UpstreamPool {
     this.options = options;
     this.factory = options.connectFactory ?? connectUpstream;
     this.stdio = config.transport === 'stdio';
-    this.sharing = config.transport === 'stdio' ? config.sharing : 'shared';
+    // An upstream where each user has their own account (`auth: { type: oauth, approval: user }`) gets a connection
+    // per user: its upstream session, initialize included, runs with that user's token (src/auth/user-oauth.ts).
+    this.sharing = config.transport === 'stdio' ? config.sharing : config.auth?.type === 'oauth' && config.auth.approval === 'user' ? 'per-user' : 'shared';
     this.supervision = config.transport === 'stdio' ? config.pool : DEFAULT_SUPERVISION;
     const s = this.supervision;
     const needsSweep = (this.sharing !== 'shared' && s.idleTimeout > 0) || s.maxLifetime > 0;
@@ -291,7 +296,7 @@ export class UpstreamPool {
     const handlers = this.handlers(slot, holder);
     let made: Promise<UpstreamConnection>;
     try {
-      made = this.factory(this.name, this.config, handlers, { capabilities: this.options.capabilities, clientVersion: this.options.clientVersion, logger: this.options.logger });
+      made = this.factory(this.name, this.config, handlers, { capabilities: this.options.capabilities, clientVersion: this.options.clientVersion, logger: this.options.logger, userOAuth: this.options.userOAuth, ...(slot.role === 'user' && { owner: slot.key.slice(2) }) });
     } catch (err) {
       made = Promise.reject(err);
     }

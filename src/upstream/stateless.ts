@@ -102,7 +102,7 @@ export class StatelessHttpConnection extends BaseConnection {
       [META_CLIENT]: { name: 'gatehouse', version: options.clientVersion },
     };
     this.metaJson = JSON.stringify(this.meta);
-    this.credentials = createCredentialProvider(name, config.url, config.auth, options.logger);
+    this.credentials = createCredentialProvider(name, config.url, config.auth, options.logger, options.userOAuth, options.owner);
   }
 
   /**
