@@ -7,6 +7,7 @@
 import { GatehouseError, toRpcError, UpstreamRpcError } from '../core/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../core/jsonrpc.ts';
 import { RpcCode, success } from '../core/jsonrpc.ts';
+import { LocalReply } from '../core/stage.ts';
 import type { Pipeline, StageContext } from '../core/stage.ts';
 import type { CallContext, DownstreamSession } from '../session/session.ts';
 import type { Exchange } from '../server/exchange.ts';
@@ -123,8 +124,12 @@ export class Router {
     if (!view) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
     const pipeline = this.deps.pipeline(ctx.session.virtualServer);
     if (pipeline === null || (pipeline.onRequest === null && pipeline.onResponse === null)) return handler(ctx, params, view);
-    const stage = stageContext(ctx, view, params);
-    if (pipeline.onRequest) params = await pipeline.onRequest(stage, params);
+    const stage = this.stageContext(ctx, view, params, pipeline);
+    if (pipeline.onRequest) {
+      const outcome = await pipeline.onRequest(stage, params);
+      if (outcome instanceof LocalReply) return outcome.result;
+      params = outcome;
+    }
     let result = await handler(ctx, params, view);
     if (pipeline.onResponse) result = await pipeline.onResponse(stage, result);
     return result;
@@ -155,7 +160,7 @@ export class Router {
 
   private list(ctx: CallContext, params: JsonObject | undefined, view: View, key: string, items: readonly JsonObject[]): JsonObject {
     const pipeline = this.deps.pipeline(ctx.session.virtualServer);
-    if (pipeline?.onList) items = pipeline.onList(stageContext(ctx, view, params), key, items);
+    if (pipeline?.onList) items = pipeline.onList(this.stageContext(ctx, view, params, pipeline), key, items);
     const size = this.deps.pageSize;
     const cursor = params?.cursor;
     if (cursor === undefined && (size <= 0 || items.length <= size)) return { [key]: items };
@@ -370,6 +375,16 @@ export class Router {
     }
   }
 
+  private stageContext(ctx: CallContext, view: View, params: JsonObject | undefined, pipeline: Pipeline): StageContext {
+    return stageContext(this, ctx, view, params, pipeline);
+  }
+
+  /** A stage serving a request by another one (a meta-tool calling the real tool): same session, full pipeline. */
+  nested(parent: CallContext, method: string, params: JsonObject | undefined): Promise<JsonObject> {
+    const ctx: CallContext = { ...parent, method, connection: null, progressToken: undefined, upstreamProgressToken: undefined, attributed: false };
+    return this.dispatch(ctx, params);
+  }
+
   onUpstreamClose(upstream: string, conn: UpstreamConnection): void {
     for (const s of this.deps.sessions()) if (s.connections.get(upstream) === conn) s.connections.delete(upstream);
     this.inflightByConn.delete(conn);
@@ -377,6 +392,7 @@ export class Router {
 
   /** The session ended: give its connections back to their pools. */
   releaseSession(session: DownstreamSession): void {
+    this.deps.pipeline(session.virtualServer)?.onSessionEnd?.(session.id);
     for (const upstream of session.connections.keys()) this.deps.pool(upstream)?.release(session.id);
     session.connections.clear();
   }
@@ -436,7 +452,7 @@ function resourceUpstream(view: View, uri: string): string | undefined {
 }
 
 /** What the guard stages see of a request: who asks, on which virtual server, for what, served by whom. */
-function stageContext(ctx: CallContext, view: View, params: JsonObject | undefined): StageContext {
+function stageContext(router: Router, ctx: CallContext, view: View, params: JsonObject | undefined, pipeline: Pipeline): StageContext {
   let target: string | null = null;
   let upstream: string | null = null;
   let original: string | null = null;
@@ -463,6 +479,14 @@ function stageContext(ctx: CallContext, view: View, params: JsonObject | undefin
       if (kind === 'resources') return view.resourceRoutes.get(item.uri as string) ?? null;
       if (kind === 'resourceTemplates') return view.templateRoutes.find((t) => t.uriTemplate === item.uriTemplate)?.upstream ?? null;
       return null;
+    },
+    listBefore(stage, kind) {
+      const items = (view as unknown as Record<string, readonly JsonObject[]>)[kind] ?? [];
+      return pipeline.listBefore(stage, this, kind, items);
+    },
+    dispatch: (method, nested) => router.nested(ctx, method, nested),
+    notify(method, notifyParams) {
+      ctx.session.push(notifyParams === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params: notifyParams });
     },
   };
 }

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ANONYMOUS } from '../auth/principal.ts';
 import { GatehouseError } from './errors.ts';
-import { compilePipeline, CONTINUE } from './stage.ts';
+import { compilePipeline, CONTINUE, LocalReply } from './stage.ts';
 import type { Stage, StageContext } from './stage.ts';
 
-const ctx: StageContext = { method: 'tools/call', sessionId: 's', principal: ANONYMOUS, virtualServer: '', target: null, upstream: null, original: null, upstreamOf: () => null };
+const ctx: StageContext = { method: 'tools/call', sessionId: 's', principal: ANONYMOUS, virtualServer: '', target: null, upstream: null, original: null, upstreamOf: () => null, listBefore: () => [], dispatch: async () => ({}), notify: () => {} };
 
 describe('guard pipeline', () => {
   it('drops phases no stage uses', () => {
@@ -30,6 +30,7 @@ describe('guard pipeline', () => {
     });
     const p = compilePipeline([stage('a'), stage('b')]);
     const params = await p.onRequest!(ctx, {});
+    assert.ok(!(params instanceof LocalReply));
     assert.equal(params?.trail, 'ab');
     const result = await p.onResponse!(ctx, { trail: '' });
     assert.equal(result.trail, 'ba');
@@ -44,5 +45,30 @@ describe('guard pipeline', () => {
     ]);
     await assert.rejects(p.onRequest!(ctx, {}), (e: unknown) => GatehouseError.is(e) && e.code === 'GH_ERR_TOOL_NOT_FOUND');
     assert.equal(reached, false);
+  });
+
+  it('a respond verdict answers locally and skips the stages after it', async () => {
+    let reached = false;
+    const p = compilePipeline([
+      { name: 'meta', onRequest: () => ({ action: 'respond', value: { content: [] } }) },
+      { name: 'after', onRequest: () => ((reached = true), CONTINUE) },
+    ]);
+    const out = await p.onRequest!(ctx, {});
+    assert.ok(out instanceof LocalReply);
+    assert.deepEqual(out.result, { content: [] });
+    assert.equal(reached, false);
+  });
+
+  it('lists as the stages before a given one leave it, and tells every stage when a session ends', () => {
+    const ended: string[] = [];
+    const p = compilePipeline([
+      { name: 'drop-b', onList: (_c, _k, items) => items.filter((i) => i.name !== 'b'), onSessionEnd: (id) => ended.push(`drop:${id}`) },
+      { name: 'search', onList: () => [], onSessionEnd: (id) => ended.push(`search:${id}`) },
+    ]);
+    const items = [{ name: 'a' }, { name: 'b' }];
+    assert.deepEqual(p.listBefore('search', ctx, 'tools', items), [{ name: 'a' }]);
+    assert.deepEqual(p.onList!(ctx, 'tools', items), []);
+    p.onSessionEnd!('s1');
+    assert.deepEqual(ended, ['drop:s1', 'search:s1']);
   });
 });

@@ -2,8 +2,8 @@
  * The guard pipeline's contract. A stage is a small object with a stable `name` and up to three phases:
  * `onRequest` (in configured order, before routing), `onResponse` (in reverse order, after the upstream
  * answered) and `onList` (filters/rewrites list results). Each phase returns a verdict: continue, continue with
- * a changed message, or reject with a GatehouseError that ends the chain with a local reply (Envoy's
- * continue/stop, agentgateway's Pass/Mutated/Reject).
+ * a changed message, reject with a GatehouseError, or (request phase) respond with a local result — the last two end
+ * the chain (Envoy's continue/stop and local reply, agentgateway's Pass/Mutated/Reject).
  */
 import type { GatehouseError } from './errors.ts';
 import type { JsonObject } from './jsonrpc.ts';
@@ -24,25 +24,47 @@ export interface StageContext {
   readonly original: string | null;
   /** The upstream behind a listed item (onList): `kind` is tools | prompts | resources | resourceTemplates. */
   upstreamOf(kind: string, item: JsonObject): string | null;
+  /** The virtual server's list of `kind` as the stages before `stage` leave it (e.g. policy-filtered tools). */
+  listBefore(stage: string, kind: string): readonly JsonObject[];
+  /** Serve another request for the same session through the whole pipeline (a meta-tool calling a real tool). */
+  dispatch(method: string, params: JsonObject | undefined): Promise<JsonObject>;
+  /** Send a notification to the session (e.g. notifications/tools/list_changed after its list changed). */
+  notify(method: string, params?: JsonObject): void;
 }
 
 export type Verdict<T> = { action: 'continue' } | { action: 'mutate'; value: T } | { action: 'reject'; error: GatehouseError };
+
+/** A request-phase verdict may also answer the request itself. */
+export type RequestVerdict = Verdict<JsonObject | undefined> | { action: 'respond'; value: JsonObject };
+
+/** The request phase's answer when a stage responded locally: the router returns `result` without routing. */
+export class LocalReply {
+  readonly result: JsonObject;
+  constructor(result: JsonObject) {
+    this.result = result;
+  }
+}
 
 export const CONTINUE: Verdict<never> = Object.freeze({ action: 'continue' });
 
 export interface Stage {
   readonly name: string;
-  onRequest?(ctx: StageContext, params: JsonObject | undefined): Verdict<JsonObject | undefined> | Promise<Verdict<JsonObject | undefined>>;
+  onRequest?(ctx: StageContext, params: JsonObject | undefined): RequestVerdict | Promise<RequestVerdict>;
   onResponse?(ctx: StageContext, result: JsonObject): Verdict<JsonObject> | Promise<Verdict<JsonObject>>;
   onList?(ctx: StageContext, kind: string, items: readonly JsonObject[]): readonly JsonObject[];
+  /** A session ended: drop what the stage kept for it. */
+  onSessionEnd?(sessionId: string): void;
 }
 
 /** A pipeline compiled once per virtual server: phases no stage uses are null and cost nothing. */
 export interface Pipeline {
   readonly stages: readonly Stage[];
-  readonly onRequest: ((ctx: StageContext, params: JsonObject | undefined) => Promise<JsonObject | undefined>) | null;
+  readonly onRequest: ((ctx: StageContext, params: JsonObject | undefined) => Promise<JsonObject | undefined | LocalReply>) | null;
   readonly onResponse: ((ctx: StageContext, result: JsonObject) => Promise<JsonObject>) | null;
   readonly onList: ((ctx: StageContext, kind: string, items: readonly JsonObject[]) => readonly JsonObject[]) | null;
+  /** The list phase of the stages that come before the named one. */
+  listBefore(stage: string, ctx: StageContext, kind: string, items: readonly JsonObject[]): readonly JsonObject[];
+  readonly onSessionEnd: ((sessionId: string) => void) | null;
 }
 
 export function compilePipeline(stages: readonly Stage[]): Pipeline {
@@ -56,6 +78,7 @@ export function compilePipeline(stages: readonly Stage[]): Pipeline {
       for (const s of req) {
         const v = await s.onRequest!(ctx, current);
         if (v.action === 'reject') throw v.error;
+        if (v.action === 'respond') return new LocalReply(v.value);
         if (v.action === 'mutate') current = v.value;
       }
       return current;
@@ -74,5 +97,16 @@ export function compilePipeline(stages: readonly Stage[]): Pipeline {
       for (const s of list) current = s.onList!(ctx, kind, current);
       return current;
     },
+    listBefore(stage, ctx, kind, items) {
+      let current = items;
+      for (const s of list) {
+        if (s.name === stage) break;
+        current = s.onList!(ctx, kind, current);
+      }
+      return current;
+    },
+    onSessionEnd: stages.some((s) => s.onSessionEnd) ? function endSession(id) {
+      for (const s of stages) s.onSessionEnd?.(id);
+    } : null,
   };
 }

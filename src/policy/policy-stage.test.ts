@@ -31,6 +31,9 @@ function context(principal: Principal, method: string, target: string | null = n
     upstream,
     original: target,
     upstreamOf: (kind, item) => (kind === 'resources' ? 'fs' : kind === 'resourceTemplates' ? (item.uriTemplate === 'file:///{path}' ? 'fs' : null) : upstreamOfName(item.name as string)),
+    listBefore: () => [],
+    dispatch: async () => ({}),
+    notify: () => {},
   };
 }
 

@@ -14,7 +14,7 @@ const bob: Principal = { ...ANONYMOUS, id: 'key:bob', kind: 'api-key' };
 
 function call(principal: Principal, target: string, upstream = 'search', method = 'tools/call', virtualServer = ''): StageContext {
   const original = target.includes('__') ? target.slice(target.indexOf('__') + 2) : target;
-  return { method, sessionId: 's', principal, virtualServer, target, upstream, original, upstreamOf: () => null };
+  return { method, sessionId: 's', principal, virtualServer, target, upstream, original, upstreamOf: () => null, listBefore: () => [], dispatch: async () => ({}), notify: () => {} };
 }
 
 /** A stage over a fake clock; `now.t` moves time. */
