@@ -350,10 +350,10 @@ export class Router {
 
   async onUpstreamRequest(upstream: string, conn: UpstreamConnection, r: JsonRpcRequest, tag: unknown): Promise<JsonObject> {
     if (r.method === 'ping') return {};
-    const ctx = (tag as CallContext | undefined) ?? this.attribute(conn, true);
+    const capability = r.method === 'sampling/createMessage' ? 'sampling' : r.method === 'elicitation/create' ? 'elicitation' : r.method === 'roots/list' ? 'roots' : null;
+    const ctx = (tag as CallContext | undefined) ?? this.attribute(conn, true, capability);
     const session = ctx?.session ?? this.soleSession(upstream, conn);
     if (!session) throw new UpstreamRpcError(RpcCode.InternalError, `no client session of the gateway is waiting on ${upstream}; cannot relay ${r.method}`);
-    const capability = r.method === 'sampling/createMessage' ? 'sampling' : r.method === 'elicitation/create' ? 'elicitation' : r.method === 'roots/list' ? 'roots' : null;
     if (capability && !session.supports(capability)) {
       throw new GatehouseError('GH_ERR_CLIENT_CAPABILITY', [capability]);
     }
@@ -403,11 +403,13 @@ export class Router {
    * that has not had one yet (upstreams raise them in the order calls arrive). Use `sharing: per-session`
    * for upstreams that need exact attribution under concurrency.
    */
-  private attribute(conn: UpstreamConnection, claim: boolean): CallContext | undefined {
+  private attribute(conn: UpstreamConnection, claim: boolean, capability: string | null = null): CallContext | undefined {
     const calls = this.inflightByConn.get(conn);
     if (!calls || calls.size === 0) return undefined;
     let first: CallContext | undefined;
     for (const c of calls) {
+      // A call whose client cannot answer this kind of request did not raise it.
+      if (capability !== null && calls.size > 1 && !c.session.supports(capability)) continue;
       first ??= c;
       // Claim even a lone call: a second call arriving while its request is out must not take the next one.
       if (claim && !c.attributed) {

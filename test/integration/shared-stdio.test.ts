@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startGateway } from '../helpers/gateway.ts';
 import type { RunningGateway } from '../helpers/gateway.ts';
 import { exampleStdioCommand } from '../helpers/spawn.ts';
@@ -88,3 +89,30 @@ for (const sharing of ['shared', 'per-session'] as const) {
     });
   });
 }
+
+describe('shared stdio: a sampling request never goes to a call whose client cannot sample', () => {
+  let gw: RunningGateway;
+  let alice: TestClient;
+  let carol: Client;
+  before(async () => {
+    gw = await startGateway({ upstreams: { notes: { ...exampleStdioCommand('notes-stdio'), sharing: 'shared' } } });
+    alice = await connectClient(gw.url, { tag: 'alice' });
+    carol = new Client({ name: 'it-carol', version: '1.0.0' }, { capabilities: {} });
+    await carol.connect(new StreamableHTTPClientTransport(new URL(gw.url)));
+  });
+  after(async () => {
+    await Promise.all([alice?.close(), carol?.close()]);
+    await gw?.close();
+  });
+
+  it('skips the older call of a client without the capability', async () => {
+    // Carol's slow call is in flight first (its first progress proves the upstream is working on it).
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => (started = resolve));
+    const slow = carol.callTool({ name: 'slow_count', arguments: { count: 10, delayMs: 50 } }, { onprogress: () => started() });
+    await inFlight;
+    const r = await alice.client.callTool({ name: 'ask_llm', arguments: { question: 'who asks?' } });
+    assert.equal(textOf(r), 'alice answers: who asks?');
+    assert.equal((await slow).isError, undefined);
+  });
+});
