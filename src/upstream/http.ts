@@ -5,35 +5,25 @@
  * over an undici keep-alive pool; each request is its own dispatch handler (no Readable, no fetch).
  */
 import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
 import type { Principal } from '../auth/principal.ts';
 import { createCredentialProvider, NO_HEADERS } from '../auth/upstream-credentials.ts';
 import type { CredentialProvider, HeaderList } from '../auth/upstream-credentials.ts';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
 import type { JsonObject } from '../core/jsonrpc.ts';
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
-import { BaseConnection } from './connection.ts';
 import type { ConnectOptions } from './connection.ts';
-import { PendingRequest } from './pending.ts';
-import { SseParser } from './sse-parser.ts';
+import { ACCEPT_BOTH, AcceptedPost, EventStreamHandler, HttpBaseConnection, INVALID, MODE_OWN, MODE_SSE, PostExchange, challengeOf, describeNetError, describeStatus, freshCredential, insufficientScope, noop, parseEvent } from './http-exchange.ts';
+import type { Controller, Headers } from './http-exchange.ts';
+import type { PendingRequest } from './pending.ts';
+import type { SseParser } from './sse-parser.ts';
 import type { UpstreamHandlers, UpstreamInfo, UpstreamRequestOptions } from './types.ts';
 
-type Controller = Dispatcher.DispatchController;
-type Headers = Record<string, string | string[] | undefined>;
-
-/** A JSON answer larger than this is refused (protects the gateway from a runaway upstream). */
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
-/** How much of an error body is kept for the message. */
-const MAX_ERROR_BODY = 2048;
 /** Reconnect delays of the GET stream when the server gives no `retry:` hint. */
 const STREAM_BACKOFF_MS = 500;
 const STREAM_MAX_BACKOFF_MS = 30_000;
 /** Attempts to resume a request's SSE stream (Last-Event-ID) before giving up on its response. */
 const RESUME_ATTEMPTS = 3;
 const DELETE_TIMEOUT_MS = 2_000;
-const ABANDONED = new Error('request abandoned');
-
-const ACCEPT_BOTH = 'application/json, text/event-stream';
 const OWN_HEADERS = new Set(['content-type', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id']);
 
 /** How an upstream refused initialize: its JSON-RPC error code and the revisions it listed (`data.supported`). */
@@ -42,7 +32,7 @@ export interface InitializeRefusal {
   supported: string[] | undefined;
 }
 
-export class HttpConnection extends BaseConnection {
+export class HttpConnection extends HttpBaseConnection {
   readonly url: URL;
   /** The upstream session id (Mcp-Session-Id), once initialized; undefined for a sessionless server. */
   sessionId: string | undefined = undefined;
@@ -168,13 +158,8 @@ export class HttpConnection extends BaseConnection {
     if (exchange.settled) return;
     const creds = this.credentials;
     if (creds === null) return this.dispatchPost(exchange, this.postHeaders, null);
-    let found: HeaderList | Promise<HeaderList>;
-    try {
-      found = creds.headers(exchange.principal);
-    } catch (err) {
-      exchange.table?.fail(exchange, err as Error);
-      return;
-    }
+    const found = exchange.credential(creds);
+    if (found === null) return;
     if (!(found instanceof Promise)) return this.dispatchPost(exchange, this.withCredentials(found), found);
     found.then((h) => this.dispatchPost(exchange, this.withCredentials(h), h), (err: Error) => exchange.table?.fail(exchange, err));
   }
@@ -206,24 +191,7 @@ export class HttpConnection extends BaseConnection {
 
   /** @internal the connection's own credential, fresh (a GET stream may reconnect long after the last request). */
   ownCredential(): HeaderList | Promise<HeaderList> {
-    const creds = this.credentials;
-    if (creds === null) return NO_HEADERS;
-    try {
-      const found = creds.headers(undefined);
-      return found instanceof Promise ? found.catch(() => creds.current()) : found;
-    } catch {
-      return creds.current();
-    }
-  }
-
-  /** @internal route a decoded value that arrived on a stream or body. */
-  deliver(value: unknown, tag: unknown): void {
-    this.receive(value, tag);
-  }
-
-  /** @internal a message on a stream was not JSON. */
-  countInvalid(): void {
-    this.invalidMessages++;
+    return freshCredential(this.credentials);
   }
 
   /** @internal the dispatcher for long-lived GET streams, apart from the POST pool so they never starve it. */
@@ -289,21 +257,6 @@ export class HttpConnection extends BaseConnection {
     this.buildHeaders();
   }
 
-  /** @internal */
-  unavailable(cause: string): GatehouseError {
-    return new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [this.upstream, cause], { upstream: this.upstream });
-  }
-
-  /** @internal */
-  protocolError(cause: string): GatehouseError {
-    return new GatehouseError('GH_ERR_UPSTREAM_PROTOCOL', [this.upstream, cause], { upstream: this.upstream });
-  }
-
-  /** @internal */
-  get ending(): boolean {
-    return this.isClosing;
-  }
-
   private whenReady(): Promise<void> {
     if (this.reinitializing !== undefined) return this.reinitializing;
     return Promise.reject(this.closedError());
@@ -325,239 +278,78 @@ export class HttpConnection extends BaseConnection {
   }
 }
 
-const MODE_WAIT = 0;
-const MODE_JSON = 1;
-const MODE_SSE = 2;
-const MODE_ERROR = 3;
-const MODE_EXPIRED = 4;
-const MODE_IGNORE = 5;
-const MODE_UNAUTHORIZED = 6;
+/** 404 to a message sent with a session: the session expired. */
+const MODE_EXPIRED = MODE_OWN;
 
 /**
- * One request's round trip: it is the in-flight entry and the undici dispatch handler at once, so the
- * response flows from the socket into the parser with no stream object in between.
+ * One request's round trip (see `PostExchange`), plus what sessions add: a 404 to a request sent with a session
+ * id re-initializes and re-sends it; an event stream that ends or breaks after an event id is resumed.
  */
-export class HttpExchange extends PendingRequest implements Dispatcher.DispatchHandler {
-  readonly conn: HttpConnection;
-  body = '';
-  tag: unknown = undefined;
+export class HttpExchange extends PostExchange<HttpConnection> {
   /** The session id this exchange was sent with. */
   session: string | undefined = undefined;
-  /** Who the request is made for (credentials per caller). */
-  principal: Principal | undefined = undefined;
-  /** The credential headers it was sent with; null when the upstream has no `auth`. */
-  sent: HeaderList | null = null;
   private retried = false;
-  private authRetried = false;
-  private challenge: string | undefined = undefined;
-  private controller: Controller | null = null;
-  private mode = MODE_WAIT;
-  private status = 0;
-  private first: Buffer | null = null;
-  private more: Buffer[] | null = null;
-  private bytes = 0;
-  private parser: SseParser | null = null;
 
-  constructor(conn: HttpConnection) {
-    super();
-    this.conn = conn;
-  }
-
-  /** @internal before a (re)send */
-  reset(): void {
-    this.controller = null;
-    this.mode = MODE_WAIT;
-    this.status = 0;
-    this.first = null;
-    this.more = null;
-    this.bytes = 0;
-    this.parser = null;
-  }
-
-  onRequestStart(controller: Controller): void {
-    this.controller = controller;
-    if (this.settled) controller.abort(ABANDONED);
-  }
-
-  onResponseStart(_controller: Controller, status: number, headers: Headers): void {
-    if (status < 200) return;
-    this.status = status;
+  override onResponseStart(controller: Controller, status: number, headers: Headers): void {
     if (status === 404 && this.session !== undefined && !this.retried) {
+      this.status = status;
       this.mode = MODE_EXPIRED;
       return;
     }
-    // 401, or 403 insufficient_scope (RFC 6750 §3.1): the credential was refused before the request was processed.
-    if ((status === 401 || (status === 403 && insufficientScope(headers))) && this.sent !== null && !this.authRetried) {
-      this.mode = MODE_UNAUTHORIZED;
-      const challenge = headers['www-authenticate'];
-      this.challenge = typeof challenge === 'string' ? challenge : Array.isArray(challenge) ? challenge.join(', ') : undefined;
-      return;
-    }
-    if (status >= 300) {
-      this.mode = MODE_ERROR;
-      return;
-    }
-    if (this.method === 'initialize') {
+    super.onResponseStart(controller, status, headers);
+    if (this.method === 'initialize' && status >= 200 && status < 300) {
       const sid = headers['mcp-session-id'];
       if (typeof sid === 'string' && sid !== '') this.conn.setSession(sid);
     }
-    const type = headers['content-type'];
-    const ct = typeof type === 'string' ? type : Array.isArray(type) ? type[0] : '';
-    if (ct.startsWith('text/event-stream')) {
-      this.mode = MODE_SSE;
-      this.parser = new SseParser((event, data) => this.event(event, data));
-    } else if (ct.startsWith('application/json') || ct.includes('+json')) {
-      this.mode = MODE_JSON;
-    } else {
-      this.mode = MODE_IGNORE;
-    }
   }
 
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    switch (this.mode) {
-      case MODE_JSON:
-        this.bytes += chunk.length;
-        if (this.bytes > MAX_BODY_BYTES) {
-          this.table?.fail(this, this.conn.protocolError(`response body exceeds ${MAX_BODY_BYTES} bytes`));
-          controller.abort(ABANDONED);
-          return;
-        }
-        if (this.first === null) this.first = chunk;
-        else (this.more ??= [this.first]).push(chunk);
-        return;
-      case MODE_SSE:
-        this.parser!.push(chunk);
-        return;
-      case MODE_ERROR:
-      case MODE_UNAUTHORIZED:
-        if (this.bytes < MAX_ERROR_BODY) {
-          this.bytes += chunk.length;
-          if (this.first === null) this.first = chunk;
-          else (this.more ??= [this.first]).push(chunk);
-        }
-        return;
-    }
+  override onResponseEnd(): void {
+    if (this.mode !== MODE_EXPIRED || this.settled) return super.onResponseEnd();
+    // 404: the request was not received, so sending it again on a new session is safe (even tools/call).
+    this.retried = true;
+    this.conn.sessionExpired(this.session!).then(() => this.conn.post(this), (err: Error) => this.table?.fail(this, err));
   }
 
-  onResponseEnd(): void {
-    if (this.settled) return;
-    switch (this.mode) {
-      case MODE_JSON: {
-        let value: unknown;
-        try {
-          value = JSON.parse(this.text());
-        } catch {
-          this.table?.fail(this, this.conn.protocolError(`the answer to ${this.method} is not valid JSON`));
-          return;
-        }
-        this.first = this.more = null;
-        this.conn.deliver(value, this.tag);
-        if (!this.settled) this.table?.fail(this, this.conn.protocolError(`the answer to ${this.method} is not its JSON-RPC response`));
-        return;
-      }
-      case MODE_SSE: {
-        const parser = this.parser!;
-        parser.end();
-        if (this.settled) return;
-        if (parser.lastEventId !== '') this.conn.resume(this, parser.lastEventId, parser.retry);
-        else this.table?.fail(this, this.conn.protocolError(`the event stream of ${this.method} ended without its response`));
-        return;
-      }
-      case MODE_EXPIRED:
-        // 404: the request was not received, so sending it again on a new session is safe (even tools/call).
-        this.retried = true;
-        this.conn.sessionExpired(this.session!).then(() => this.conn.post(this), (err: Error) => this.table?.fail(this, err));
-        return;
-      case MODE_UNAUTHORIZED:
-        // 401 / 403 insufficient_scope: refused before it was processed; once more, with a fresh credential (the
-        // challenge may name where to get it).
-        this.authRetried = true;
-        if (this.conn.credentials!.rejected(this.principal, this.sent!, this.challenge) !== false) {
-          this.conn.post(this);
-          return;
-        }
-        this.table?.fail(this, this.conn.unavailable(describeStatus(this.status, this.text())));
-        return;
-      case MODE_ERROR: {
-        const text = this.text();
-        if (this.method === 'initialize') this.conn.initializeRefused(text);
-        this.table?.fail(this, this.conn.unavailable(describeStatus(this.status, text)));
-        return;
-      }
-      default:
-        this.table?.fail(this, this.conn.protocolError(this.status === 202 ? `${this.method} was answered 202 Accepted with no response` : `the answer to ${this.method} is neither JSON nor an event stream`));
-    }
-  }
-
-  onResponseError(_controller: Controller, err: Error): void {
-    if (this.settled) return;
+  override onResponseError(controller: Controller, err: Error): void {
     const parser = this.parser;
-    if (this.mode === MODE_SSE && parser !== null && parser.lastEventId !== '' && !this.conn.ending) {
+    if (!this.settled && this.mode === MODE_SSE && parser !== null && parser.lastEventId !== '' && !this.conn.ending) {
       this.conn.resume(this, parser.lastEventId, parser.retry);
       return;
     }
-    this.table?.fail(this, this.conn.unavailable(describeNetError(err)));
+    super.onResponseError(controller, err);
   }
 
-  protected override onAbandon(): void {
-    const c = this.controller;
-    if (c !== null && !c.aborted) c.abort(ABANDONED);
+  protected override streamEnded(parser: SseParser): void {
+    if (parser.lastEventId !== '') this.conn.resume(this, parser.lastEventId, parser.retry);
+    else super.streamEnded(parser);
   }
 
-  /** @internal an SSE event on this request's stream (or its resumption). */
-  event(type: string, data: string): void {
-    if (type !== 'message' || data.length === 0) return; // priming events carry only an id
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      this.conn.countInvalid();
-      return;
-    }
-    this.conn.deliver(value, this.tag);
+  protected resend(): void {
+    this.conn.post(this);
   }
 
-  private text(): string {
-    if (this.first === null) return '';
-    if (this.more === null) return this.first.toString('utf8');
-    return Buffer.concat(this.more).toString('utf8');
+  protected refused(text: string): Error {
+    if (this.method === 'initialize') this.conn.initializeRefused(text);
+    return this.conn.unavailable(describeStatus(this.status, text));
+  }
+
+  protected unexpected(): Error {
+    return this.conn.protocolError(this.status === 202 ? `${this.method} was answered 202 Accepted with no response` : `the answer to ${this.method} is neither JSON nor an event stream`);
   }
 }
 
 /** A notification or a response to a server request: accepted with 202 (or any 2xx). */
-class HttpPost implements Dispatcher.DispatchHandler {
-  readonly promise: Promise<void>;
-  private readonly conn: HttpConnection;
+class HttpPost extends AcceptedPost<HttpConnection> {
   private readonly session: string | undefined;
-  private resolve: () => void = noop;
-  private reject: (err: Error) => void = noop;
-  private status = 0;
 
   constructor(conn: HttpConnection, session: string | undefined) {
-    this.conn = conn;
+    super(conn);
     this.session = session;
-    this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
   }
 
-  onRequestStart(): void {}
-
-  onResponseStart(_c: Controller, status: number): void {
-    if (status >= 200) this.status = status;
-  }
-
-  onResponseData(): void {}
-
-  onResponseEnd(): void {
-    if (this.status < 300) return this.resolve();
+  protected refused(): Error {
     if (this.status === 404 && this.session !== undefined) this.conn.sessionExpired(this.session).catch(noop);
-    this.reject(this.conn.unavailable(`HTTP ${this.status}`));
-  }
-
-  onResponseError(_c: Controller, err: Error): void {
-    this.reject(this.conn.unavailable(describeNetError(err)));
+    return this.conn.unavailable(`HTTP ${this.status}`);
   }
 }
 
@@ -565,26 +357,21 @@ class HttpPost implements Dispatcher.DispatchHandler {
  * A GET event stream: the standalone one (server-initiated messages, reconnecting with backoff for the life of
  * the session; 405 means the server offers none) or the resumption of one request's POST stream (Last-Event-ID).
  */
-class EventStream implements Dispatcher.DispatchHandler {
+class EventStream extends EventStreamHandler {
   private readonly conn: HttpConnection;
   /** The request whose stream this resumes, or null for the standalone stream. */
   private readonly owner: HttpExchange | null;
-  private readonly parser: SseParser;
-  private controller: Controller | null = null;
-  private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private delay = STREAM_BACKOFF_MS;
   private attempts = 0;
-  private status = 0;
-  private live = false;
   /** The credential the current attempt was sent with, and the challenge of a 401 to it. */
   private sent: HeaderList = NO_HEADERS;
   private challenge: string | undefined = undefined;
 
   constructor(conn: HttpConnection, owner: HttpExchange | null, lastEventId: string, retryMs: number) {
+    super();
     this.conn = conn;
     this.owner = owner;
-    this.parser = new SseParser((type, data) => this.event(type, data));
     this.parser.lastEventId = lastEventId;
     this.parser.retry = retryMs;
   }
@@ -618,28 +405,15 @@ class EventStream implements Dispatcher.DispatchHandler {
     this.timer.unref();
   }
 
-  stop(): void {
-    this.stopped = true;
+  override stop(): void {
     clearTimeout(this.timer);
-    const c = this.controller;
-    if (c !== null && !c.aborted) c.abort(ABANDONED);
+    super.stop();
   }
 
-  onRequestStart(controller: Controller): void {
-    this.controller = controller;
-    if (this.stopped) controller.abort(ABANDONED);
-  }
-
-  onResponseStart(_c: Controller, status: number, headers: Headers): void {
+  override onResponseStart(c: Controller, status: number, headers: Headers): void {
+    super.onResponseStart(c, status, headers);
     if (status < 200) return;
-    this.status = status;
-    if (status === 401) {
-      const challenge = headers['www-authenticate'];
-      this.challenge = typeof challenge === 'string' ? challenge : Array.isArray(challenge) ? challenge.join(', ') : undefined;
-    }
-    const type = headers['content-type'];
-    const ct = typeof type === 'string' ? type : '';
-    this.live = status === 200 && ct.startsWith('text/event-stream');
+    if (status === 401) this.challenge = challengeOf(headers);
     if (this.live && this.owner === null) {
       this.delay = STREAM_BACKOFF_MS;
       this.attempts = 0;
@@ -695,21 +469,15 @@ class EventStream implements Dispatcher.DispatchHandler {
     if (this.owner !== null) this.conn.streamEnded(this);
   }
 
-  private event(type: string, data: string): void {
+  protected event(type: string, data: string): void {
     if (this.owner !== null) {
       this.owner.event(type, data);
       if (this.owner.settled) this.stop();
       return;
     }
     if (type !== 'message' || data.length === 0) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      this.conn.countInvalid();
-      return;
-    }
-    this.conn.deliver(value, undefined);
+    const value = parseEvent(this.conn, data);
+    if (value !== INVALID) this.conn.deliver(value, undefined);
   }
 }
 
@@ -726,33 +494,4 @@ function supportedVersions(data: unknown): string[] | undefined {
   return Array.isArray(list) ? list.filter((v): v is string => typeof v === 'string') : undefined;
 }
 
-export function describeStatus(status: number, body: string): string {
-  let detail = '';
-  if (body.length > 0) {
-    try {
-      const parsed = JSON.parse(body) as { error?: { message?: unknown } };
-      if (parsed && typeof parsed.error?.message === 'string') detail = parsed.error.message;
-    } catch {
-      detail = body.length > 200 ? `${body.slice(0, 200)}…` : body;
-    }
-  }
-  return detail === '' ? `HTTP ${status}` : `HTTP ${status}: ${detail.trim()}`;
-}
-
-/** undici errors carry the socket-level cause in `code` (ECONNREFUSED, UND_ERR_SOCKET, ...). */
-export function describeNetError(err: Error): string {
-  const e = err as Error & { code?: string; cause?: Error & { code?: string } };
-  const code = e.code ?? e.cause?.code;
-  if (code === 'ECONNREFUSED') return `connection refused (${e.message})`;
-  if (err instanceof AggregateError && err.errors.length > 0) return describeNetError(err.errors[0] as Error);
-  return code !== undefined && !e.message.includes(code) ? `${e.message} (${code})` : e.message;
-}
-
-/** A 403's `WWW-Authenticate` says `error="insufficient_scope"`. */
-export function insufficientScope(headers: Headers): boolean {
-  const h = headers['www-authenticate'];
-  const text = typeof h === 'string' ? h : Array.isArray(h) ? h.join(', ') : '';
-  return /error\s*=\s*"?insufficient_scope/i.test(text);
-}
-
-function noop(): void {}
+export { describeNetError, describeStatus, insufficientScope };

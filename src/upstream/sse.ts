@@ -7,20 +7,15 @@
 import { Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
-import { GatehouseError } from '../core/errors.ts';
-import { BaseConnection } from './connection.ts';
 import type { ConnectOptions } from './connection.ts';
-import { describeNetError } from './http.ts';
+import { ABANDONED, AcceptedPost, EventStreamHandler, HttpBaseConnection, INVALID, describeNetError, noop, parseEvent } from './http-exchange.ts';
+import type { Controller } from './http-exchange.ts';
 import { PendingRequest } from './pending.ts';
-import { SseParser } from './sse-parser.ts';
 import type { UpstreamHandlers } from './types.ts';
 
-type Controller = Dispatcher.DispatchController;
-
-const ABANDONED = new Error('request abandoned');
 const OWN_HEADERS = new Set(['content-type', 'accept']);
 
-export class SseConnection extends BaseConnection {
+export class SseConnection extends HttpBaseConnection {
   readonly url: URL;
   /** Where messages are POSTed, from the server's `endpoint` event. */
   endpoint: URL | undefined = undefined;
@@ -92,16 +87,6 @@ export class SseConnection extends BaseConnection {
     return undefined;
   }
 
-  /** @internal */
-  deliver(value: unknown): void {
-    this.receive(value, undefined);
-  }
-
-  /** @internal */
-  countInvalid(): void {
-    this.invalidMessages++;
-  }
-
   /** @internal the event stream ended. */
   lost(error: Error): void {
     this.closeDetail = 'event stream closed';
@@ -109,57 +94,19 @@ export class SseConnection extends BaseConnection {
     this.streamClient.destroy().catch(noop);
     this.posts?.destroy().catch(noop);
   }
-
-  /** @internal */
-  unavailable(cause: string): GatehouseError {
-    return new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [this.upstream, cause], { upstream: this.upstream });
-  }
-
-  /** @internal */
-  protocolError(cause: string): GatehouseError {
-    return new GatehouseError('GH_ERR_UPSTREAM_PROTOCOL', [this.upstream, cause], { upstream: this.upstream });
-  }
-
-  /** @internal */
-  get ending(): boolean {
-    return this.isClosing;
-  }
 }
 
 /** The GET stream: waits for `endpoint`, then routes every `message` event. */
-class SseStream implements Dispatcher.DispatchHandler {
+class SseStream extends EventStreamHandler {
   private readonly conn: SseConnection;
-  private readonly parser: SseParser;
   private resolveStart: (() => void) | null;
   private rejectStart: ((err: Error) => void) | null;
-  private controller: Controller | null = null;
-  private stopped = false;
-  private live = false;
-  private status = 0;
 
   constructor(conn: SseConnection, resolve: () => void, reject: (err: Error) => void) {
+    super();
     this.conn = conn;
     this.resolveStart = resolve;
     this.rejectStart = reject;
-    this.parser = new SseParser((type, data) => this.event(type, data));
-  }
-
-  stop(): void {
-    this.stopped = true;
-    const c = this.controller;
-    if (c !== null && !c.aborted) c.abort(ABANDONED);
-  }
-
-  onRequestStart(controller: Controller): void {
-    this.controller = controller;
-    if (this.stopped) controller.abort(ABANDONED);
-  }
-
-  onResponseStart(_c: Controller, status: number, headers: Record<string, string | string[] | undefined>): void {
-    if (status < 200) return;
-    this.status = status;
-    const type = headers['content-type'];
-    this.live = status === 200 && typeof type === 'string' && type.startsWith('text/event-stream');
   }
 
   onResponseData(_c: Controller, chunk: Buffer): void {
@@ -187,7 +134,7 @@ class SseStream implements Dispatcher.DispatchHandler {
     if (!this.stopped && !this.conn.ending) this.conn.lost(this.conn.unavailable(cause));
   }
 
-  private event(type: string, data: string): void {
+  protected event(type: string, data: string): void {
     if (type === 'endpoint') {
       if (this.resolveStart === null) return; // only the first one counts
       const problem = this.conn.setEndpoint(data);
@@ -202,14 +149,8 @@ class SseStream implements Dispatcher.DispatchHandler {
       return;
     }
     if (type !== 'message' || data.length === 0) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      this.conn.countInvalid();
-      return;
-    }
-    this.conn.deliver(value);
+    const value = parseEvent(this.conn, data);
+    if (value !== INVALID) this.conn.deliver(value);
   }
 }
 
@@ -251,36 +192,10 @@ class SseExchange extends PendingRequest implements Dispatcher.DispatchHandler {
   }
 }
 
-class SsePost implements Dispatcher.DispatchHandler {
-  readonly promise: Promise<void>;
-  private readonly conn: SseConnection;
-  private resolve: () => void = noop;
-  private reject: (err: Error) => void = noop;
-  private status = 0;
-
-  constructor(conn: SseConnection) {
-    this.conn = conn;
-    this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-
-  onRequestStart(): void {}
-
-  onResponseStart(_c: Controller, status: number): void {
-    if (status >= 200) this.status = status;
-  }
-
-  onResponseData(): void {}
-
-  onResponseEnd(): void {
-    if (this.status < 300) this.resolve();
-    else this.reject(this.conn.unavailable(`POST ${this.conn.endpointPath} answered HTTP ${this.status}`));
-  }
-
-  onResponseError(_c: Controller, err: Error): void {
-    this.reject(this.conn.unavailable(describeNetError(err)));
+/** A notification or a response to a server request: accepted with 202 (or any 2xx). */
+class SsePost extends AcceptedPost<SseConnection> {
+  protected refused(): Error {
+    return this.conn.unavailable(`POST ${this.conn.endpointPath} answered HTTP ${this.status}`);
   }
 }
 
@@ -290,5 +205,3 @@ export async function connectSse(name: string, config: HttpUpstreamConfig, handl
   await conn.open(config.timeouts.connect);
   return conn;
 }
-
-function noop(): void {}

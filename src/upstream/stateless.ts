@@ -6,8 +6,6 @@
  * one `subscriptions/listen` stream. Spec: 2026-07-28 basic/transports/streamable-http, basic/patterns/mrtr.
  */
 import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
-import type { Principal } from '../auth/principal.ts';
 import { createCredentialProvider, NO_HEADERS } from '../auth/upstream-credentials.ts';
 import type { CredentialProvider, HeaderList } from '../auth/upstream-credentials.ts';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
@@ -16,13 +14,11 @@ import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../core/js
 import { RpcCode } from '../core/jsonrpc.ts';
 import { BaseConnection } from './connection.ts';
 import type { ConnectOptions } from './connection.ts';
-import { HttpConnection, describeNetError, describeStatus, insufficientScope } from './http.ts';
-import { PendingRequest } from './pending.ts';
-import { SseParser } from './sse-parser.ts';
+import { HttpConnection } from './http.ts';
+import { ACCEPT_BOTH, EventStreamHandler, HttpBaseConnection, INVALID, MAX_ERROR_BODY, PostExchange, describeNetError, describeStatus, freshCredential, noop, parseEvent } from './http-exchange.ts';
+import type { Controller } from './http-exchange.ts';
+import type { PendingRequest } from './pending.ts';
 import type { UpstreamHandlers, UpstreamInfo, UpstreamRequestOptions } from './types.ts';
-
-type Controller = Dispatcher.DispatchController;
-type Headers = Record<string, string | string[] | undefined>;
 
 /** The stateless revision. */
 export const STATELESS_PROTOCOL_VERSION = '2026-07-28';
@@ -36,9 +32,6 @@ const META_LOG_LEVEL = 'io.modelcontextprotocol/logLevel';
 const META_SERVER = 'io.modelcontextprotocol/serverInfo';
 const META_SUBSCRIPTION = 'io.modelcontextprotocol/subscriptionId';
 
-/** A JSON answer larger than this is refused (as in http.ts). */
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
-const MAX_ERROR_BODY = 2048;
 /** Rounds of `input_required` one request may take before the gateway gives up on the upstream. */
 export const MAX_INPUT_ROUNDS = 8;
 /** Reopen delays of the listen stream (doubling), reset once a stream is acknowledged. */
@@ -46,8 +39,6 @@ const LISTEN_BACKOFF_MS = 500;
 const LISTEN_MAX_BACKOFF_MS = 30_000;
 /** Header lists cached per method sent without Mcp-Name (bounded: methods come from the router's fixed set). */
 const MAX_CACHED_METHODS = 64;
-const ABANDONED = new Error('request abandoned');
-const ACCEPT_BOTH = 'application/json, text/event-stream';
 const OWN_HEADERS = new Set(['content-type', 'accept', 'mcp-session-id', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'last-event-id']);
 /** Methods whose `Mcp-Name` header mirrors a param, and which param. */
 const NAME_PARAM: Readonly<Record<string, string>> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
@@ -57,7 +48,7 @@ const LIST_CHANGED: readonly (readonly [filterKey: string, capability: string, m
   ['resourcesListChanged', 'resources', 'notifications/resources/list_changed'],
 ];
 
-export class StatelessHttpConnection extends BaseConnection {
+export class StatelessHttpConnection extends HttpBaseConnection {
   readonly url: URL;
   /** @internal the path (and query) every message is POSTed to */
   readonly path: string;
@@ -145,13 +136,8 @@ export class StatelessHttpConnection extends BaseConnection {
       this.posts.dispatch({ path: this.path, method: 'POST', headers: exchange.headers, body: exchange.body }, exchange);
       return;
     }
-    let found: HeaderList | Promise<HeaderList>;
-    try {
-      found = creds.headers(exchange.principal);
-    } catch (err) {
-      exchange.table?.fail(exchange, err as Error);
-      return;
-    }
+    const found = exchange.credential(creds);
+    if (found === null) return;
     if (!(found instanceof Promise)) return this.postWith(exchange, found);
     found.then((h) => this.postWith(exchange, h), (err: Error) => exchange.table?.fail(exchange, err));
   }
@@ -355,21 +341,9 @@ export class StatelessHttpConnection extends BaseConnection {
       const listed = this.headersFor('subscriptions/listen', undefined);
       this.streamDispatcher().dispatch({ path: this.path, method: 'POST', headers: own.length === 0 ? listed : listed.concat(own), body }, listener);
     };
-    const own = this.ownCredential();
+    const own = freshCredential(this.credentials);
     if (own instanceof Promise) own.then(send, noop);
     else send(own);
-  }
-
-  /** The connection's own credential, fresh (the listen stream may reopen long after the last request). */
-  private ownCredential(): HeaderList | Promise<HeaderList> {
-    const creds = this.credentials;
-    if (creds === null) return NO_HEADERS;
-    try {
-      const found = creds.headers(undefined);
-      return found instanceof Promise ? found.catch(() => creds.current()) : found;
-    } catch {
-      return creds.current();
-    }
   }
 
   /** True while a listen stream is open and acknowledged (list_changed and resource updates can arrive). */
@@ -425,204 +399,31 @@ export class StatelessHttpConnection extends BaseConnection {
     } catch {}
   }
 
-  // ---- for the exchanges ------------------------------------------------------------------------
-
-  /** @internal route a decoded value from a request's body or stream. */
-  deliver(value: unknown, tag: unknown): void {
-    this.receive(value, tag);
-  }
-
-  /** @internal a message on a stream was not JSON / not JSON-RPC. */
-  countInvalid(): void {
-    this.invalidMessages++;
-  }
-
-  /** @internal */
-  unavailable(cause: string): GatehouseError {
-    return new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [this.upstream, cause], { upstream: this.upstream });
-  }
-
-  /** @internal */
-  protocolError(cause: string): GatehouseError {
-    return new GatehouseError('GH_ERR_UPSTREAM_PROTOCOL', [this.upstream, cause], { upstream: this.upstream });
-  }
-
   /** The dispatcher of the long-lived listen stream, apart from the POST pool so it never takes a request's slot. */
   private streamDispatcher(): Pool {
     return (this.streams ??= new Pool(this.url.origin, { headersTimeout: 0, bodyTimeout: 0 }));
   }
 }
 
-const MODE_WAIT = 0;
-const MODE_JSON = 1;
-const MODE_SSE = 2;
-const MODE_ERROR = 3;
-const MODE_IGNORE = 4;
-const MODE_UNAUTHORIZED = 5;
-
 /**
- * One round trip: the in-flight entry and the undici dispatch handler at once. Simpler than http.ts's exchange:
- * no session, no resumption (a broken stream loses the request in this revision), and 4xx answers carry the
- * JSON-RPC error (400 -32602/-32020/-32021, 404 -32601), which is passed on as such.
+ * One round trip (see `PostExchange`). Simpler than http.ts's exchange: no session, no resumption (a broken stream
+ * loses the request in this revision), and 4xx answers carry the JSON-RPC error (400 -32602/-32020/-32021, 404
+ * -32601), which is passed on as such. Closing the response stream is this revision's cancellation over HTTP.
  */
-class StatelessExchange extends PendingRequest implements Dispatcher.DispatchHandler {
-  readonly conn: StatelessHttpConnection;
-  tag: unknown = undefined;
+class StatelessExchange extends PostExchange<StatelessHttpConnection> {
   headers: string[] = [];
-  body = '';
-  /** Who the request is made for (credentials per caller). */
-  principal: Principal | undefined = undefined;
-  /** The credential headers it was sent with; null when the upstream has no `auth`. */
-  sent: HeaderList | null = null;
-  private authRetried = false;
-  private challenge: string | undefined = undefined;
-  private controller: Controller | null = null;
-  private mode = MODE_WAIT;
-  private status = 0;
-  private first: Buffer | null = null;
-  private more: Buffer[] | null = null;
-  private bytes = 0;
-  private parser: SseParser | null = null;
 
-  constructor(conn: StatelessHttpConnection) {
-    super();
-    this.conn = conn;
+  protected resend(): void {
+    this.conn.post(this);
   }
 
-  /** @internal before a re-send */
-  reset(): void {
-    this.controller = null;
-    this.mode = MODE_WAIT;
-    this.status = 0;
-    this.first = null;
-    this.more = null;
-    this.bytes = 0;
-    this.parser = null;
+  protected refused(text: string): Error {
+    const rpc = this.status === 400 || this.status === 404 ? rpcError(text) : undefined;
+    return rpc ?? this.conn.unavailable(describeStatus(this.status, text));
   }
 
-  onRequestStart(controller: Controller): void {
-    this.controller = controller;
-    if (this.settled) controller.abort(ABANDONED);
-  }
-
-  onResponseStart(_controller: Controller, status: number, headers: Headers): void {
-    if (status < 200) return;
-    this.status = status;
-    // 401, or 403 insufficient_scope: the credential was refused before the request was processed; retry once.
-    if ((status === 401 || (status === 403 && insufficientScope(headers))) && this.sent !== null && !this.authRetried) {
-      this.mode = MODE_UNAUTHORIZED;
-      const challenge = headers['www-authenticate'];
-      this.challenge = typeof challenge === 'string' ? challenge : Array.isArray(challenge) ? challenge.join(', ') : undefined;
-      return;
-    }
-    if (status >= 300) {
-      this.mode = MODE_ERROR;
-      return;
-    }
-    const type = headers['content-type'];
-    const ct = typeof type === 'string' ? type : Array.isArray(type) ? type[0] : '';
-    if (ct.startsWith('text/event-stream')) {
-      this.mode = MODE_SSE;
-      this.parser = new SseParser((event, data) => this.event(event, data));
-    } else if (ct.startsWith('application/json') || ct.includes('+json')) {
-      this.mode = MODE_JSON;
-    } else {
-      this.mode = MODE_IGNORE;
-    }
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    switch (this.mode) {
-      case MODE_SSE:
-        this.parser!.push(chunk);
-        return;
-      case MODE_JSON:
-        if (this.bytes + chunk.length > MAX_BODY_BYTES) {
-          this.table?.fail(this, this.conn.protocolError(`response body exceeds ${MAX_BODY_BYTES} bytes`));
-          controller.abort(ABANDONED);
-          return;
-        }
-        this.keep(chunk);
-        return;
-      case MODE_ERROR:
-      case MODE_UNAUTHORIZED:
-        if (this.bytes < MAX_ERROR_BODY) this.keep(chunk);
-        return;
-    }
-  }
-
-  onResponseEnd(): void {
-    if (this.settled) return;
-    switch (this.mode) {
-      case MODE_JSON: {
-        let value: unknown;
-        try {
-          value = JSON.parse(this.text());
-        } catch {
-          this.table?.fail(this, this.conn.protocolError(`the answer to ${this.method} is not valid JSON`));
-          return;
-        }
-        this.first = this.more = null;
-        this.conn.deliver(value, this.tag);
-        if (!this.settled) this.table?.fail(this, this.conn.protocolError(`the answer to ${this.method} is not its JSON-RPC response`));
-        return;
-      }
-      case MODE_SSE:
-        this.parser!.end();
-        if (!this.settled) this.table?.fail(this, this.conn.protocolError(`the event stream of ${this.method} ended without its response`));
-        return;
-      case MODE_UNAUTHORIZED:
-        this.authRetried = true;
-        if (this.conn.credentials!.rejected(this.principal, this.sent!, this.challenge) !== false) {
-          this.conn.post(this);
-          return;
-        }
-        this.table?.fail(this, this.conn.unavailable(describeStatus(this.status, this.text())));
-        return;
-      case MODE_ERROR: {
-        const text = this.text();
-        const rpc = this.status === 400 || this.status === 404 ? rpcError(text) : undefined;
-        this.table?.fail(this, rpc ?? this.conn.unavailable(describeStatus(this.status, text)));
-        return;
-      }
-      default:
-        this.table?.fail(this, this.conn.protocolError(`the answer to ${this.method} is neither JSON nor an event stream (HTTP ${this.status})`));
-    }
-  }
-
-  onResponseError(_controller: Controller, err: Error): void {
-    if (this.settled) return;
-    this.table?.fail(this, this.conn.unavailable(describeNetError(err)));
-  }
-
-  /** Timeout, abort or close: closing the response stream is this revision's cancellation over HTTP. */
-  protected override onAbandon(): void {
-    const c = this.controller;
-    if (c !== null && !c.aborted) c.abort(ABANDONED);
-  }
-
-  private event(type: string, data: string): void {
-    if (type !== 'message' || data.length === 0) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(data);
-    } catch {
-      this.conn.countInvalid();
-      return;
-    }
-    this.conn.deliver(value, this.tag);
-  }
-
-  private keep(chunk: Buffer): void {
-    this.bytes += chunk.length;
-    if (this.first === null) this.first = chunk;
-    else (this.more ??= [this.first]).push(chunk);
-  }
-
-  private text(): string {
-    if (this.first === null) return '';
-    if (this.more === null) return this.first.toString('utf8');
-    return Buffer.concat(this.more).toString('utf8');
+  protected unexpected(): Error {
+    return this.conn.protocolError(`the answer to ${this.method} is neither JSON nor an event stream (HTTP ${this.status})`);
   }
 }
 
@@ -630,39 +431,16 @@ class StatelessExchange extends PendingRequest implements Dispatcher.DispatchHan
  * The `subscriptions/listen` stream: a POST whose SSE answer stays open. Its first message acknowledges the
  * subscription; then list_changed / resources/updated, each with the subscription id in `_meta`.
  */
-class ListenStream implements Dispatcher.DispatchHandler {
+class ListenStream extends EventStreamHandler {
   acknowledged = false;
   /** The credential it was opened with. */
   sent: HeaderList = NO_HEADERS;
   private readonly conn: StatelessHttpConnection;
-  private readonly parser: SseParser;
-  private controller: Controller | null = null;
-  private stopped = false;
-  private status = 0;
-  private live = false;
   private error = '';
 
   constructor(conn: StatelessHttpConnection) {
+    super();
     this.conn = conn;
-    this.parser = new SseParser((type, data) => this.event(type, data));
-  }
-
-  stop(): void {
-    this.stopped = true;
-    const c = this.controller;
-    if (c !== null && !c.aborted) c.abort(ABANDONED);
-  }
-
-  onRequestStart(controller: Controller): void {
-    this.controller = controller;
-    if (this.stopped) controller.abort(ABANDONED);
-  }
-
-  onResponseStart(_c: Controller, status: number, headers: Headers): void {
-    if (status < 200) return;
-    this.status = status;
-    const type = headers['content-type'];
-    this.live = status === 200 && typeof type === 'string' && type.startsWith('text/event-stream');
   }
 
   onResponseData(_c: Controller, chunk: Buffer): void {
@@ -689,15 +467,11 @@ class ListenStream implements Dispatcher.DispatchHandler {
     this.conn.listenEnded(this, status, this.error === '' ? `HTTP ${this.status}` : describeStatus(this.status, this.error));
   }
 
-  private event(type: string, data: string): void {
+  protected event(type: string, data: string): void {
     if (this.stopped || type !== 'message' || data.length === 0) return;
-    let m: { id?: unknown; method?: unknown; params?: JsonObject } | null;
-    try {
-      m = JSON.parse(data);
-    } catch {
-      this.conn.countInvalid();
-      return;
-    }
+    const parsed = parseEvent(this.conn, data);
+    if (parsed === INVALID) return;
+    const m = parsed as { id?: unknown; method?: unknown; params?: JsonObject } | null;
     if (m === null || typeof m !== 'object' || typeof m.method !== 'string' || 'id' in m) {
       // The final response of a graceful teardown ends the stream; anything else has no place here.
       if (m === null || typeof m !== 'object' || !('result' in m || 'error' in m)) this.conn.countInvalid();
@@ -825,4 +599,3 @@ function bounded<T>(promise: Promise<T>, signal: AbortSignal | undefined, ms: nu
   });
 }
 
-function noop(): void {}
