@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EmbeddingRanker, HttpEmbedder, type Embedder } from './embedder.ts';
+import { type CatalogTool, Ranker, reciprocalRankFusion } from './ranker.ts';
+import { splitIdentifier, tokenize } from './tokenize.ts';
+
+const tool = (upstream: string, name: string, description: string, extra: Partial<CatalogTool> = {}): CatalogTool => ({
+  name: `${upstream}__${name}`,
+  upstreamName: name,
+  description,
+  inputSchema: { type: 'object', properties: {} },
+  upstream,
+  ...extra,
+});
+
+const weather = [
+  tool('weather', 'get_forecast', 'Weather forecast for a city for the next days', { serverTitle: 'Weather Service' }),
+  tool('weather', 'get_alerts', 'Severe weather alerts for a US state', { serverTitle: 'Weather Service' }),
+];
+const files = [
+  tool('files', 'readFile', 'Read the contents of a file from disk', {
+    inputSchema: { type: 'object', properties: { path: { type: 'string', description: 'Absolute path of the file' } } },
+  }),
+  tool('files', 'write-file', 'Create or overwrite a file with new content'),
+];
+const search = [
+  tool('bing-cn', 'bing_search', '使用必应搜索指定的关键词，并返回搜索结果列表', { serverTitle: 'Bing 中文搜索' }),
+  tool('wetter', 'vorhersage', 'Wettervorhersage für eine Stadt in Deutschland'),
+  tool('crm', 'lookup', 'Поиск клиента по номеру телефона'),
+];
+
+describe('tokenize', () => {
+  it('splits identifiers on case, underscores, dashes and dots', () => {
+    assert.equal(splitIdentifier('getStockPrice'), 'get Stock Price');
+    assert.equal(splitIdentifier('HTTPServer_list-items.v2'), 'HTTP Server list items v2');
+    assert.deepEqual(tokenize('get_current_stock_price'), ['get', 'current', 'stock', 'price']);
+  });
+
+  it('drops English stop-words and stems Latin words', () => {
+    assert.deepEqual(tokenize('Searching for the files'), ['search', 'file']);
+  });
+
+  it('keeps other scripts: Cyrillic, Devanagari, accented Latin', () => {
+    assert.deepEqual(tokenize('Поиск клиента'), ['поиск', 'клиента']);
+    assert.deepEqual(tokenize('नमस्ते दुनिया'), ['नमस्ते', 'दुनिया']);
+    assert.deepEqual(tokenize('für München'), ['für', 'münchen']);
+  });
+
+  it('indexes Chinese and Japanese as character bigrams, split from adjacent Latin', () => {
+    assert.deepEqual(tokenize('必应搜索'), ['必应', '应搜', '搜索']);
+    assert.deepEqual(tokenize('abc中文'), ['abc', '中文']);
+    assert.deepEqual(tokenize('天'), ['天']);
+    assert.deepEqual(tokenize('カタカナ'), ['カタ', 'タカ', 'カナ']);
+  });
+});
+
+describe('Ranker', () => {
+  it('ranks by name, description and parameters', () => {
+    const ranker = new Ranker([...weather, ...files]);
+    assert.equal(ranker.search('weather forecast for Paris', 5)[0].name, 'weather__get_forecast');
+    assert.equal(ranker.search('read file', 5)[0].name, 'files__readFile');
+    assert.equal(ranker.search('absolute path', 5)[0].name, 'files__readFile');
+  });
+
+  it('finds non-English tools with non-English queries', () => {
+    const ranker = new Ranker([...weather, ...files, ...search]);
+    assert.equal(ranker.search('必应搜索关键词', 3)[0].name, 'bing-cn__bing_search');
+    assert.equal(ranker.search('Wettervorhersage Stadt', 3)[0].name, 'wetter__vorhersage');
+    assert.equal(ranker.search('поиск клиента', 3)[0].name, 'crm__lookup');
+  });
+
+  it('replaces and removes one upstream incrementally', () => {
+    const ranker = new Ranker([...weather, ...files]);
+    assert.equal(ranker.size, 4);
+    ranker.setUpstream('weather', [tool('weather', 'get_tides', 'Tide tables for a harbour')]);
+    assert.equal(ranker.size, 3);
+    assert.deepEqual(ranker.search('forecast', 5), []);
+    assert.equal(ranker.search('tide harbour', 5)[0].name, 'weather__get_tides');
+    ranker.removeUpstream('files');
+    assert.equal(ranker.size, 1);
+    assert.deepEqual(ranker.search('file', 5), []);
+    ranker.setUpstream('files', files);
+    assert.equal(ranker.search('write file', 5)[0].name, 'files__write-file');
+  });
+
+  it('ranks servers and restricts the server-first pass to the top servers', () => {
+    const ranker = new Ranker([...weather, ...files, ...search], { topServers: 1, serverFirst: true });
+    assert.equal(ranker.searchServers('weather alerts', 3)[0].name, 'weather');
+    const names = ranker.searchServerFirst('weather alerts file', 10).map((r) => r.name);
+    assert.ok(names.length > 0 && names.every((n) => n.startsWith('weather__')));
+    // The fused ranking still reaches tools outside the top server.
+    assert.ok(ranker.search('weather alerts file', 10).some((r) => r.name.startsWith('files__')));
+  });
+});
+
+describe('reciprocalRankFusion', () => {
+  it('sums 1/(k + rank) over lists', () => {
+    const fused = reciprocalRankFusion(
+      [
+        [{ name: 'a', score: 9 }, { name: 'b', score: 5 }],
+        [{ name: 'b', score: 0.9 }, { name: 'c', score: 0.8 }],
+      ],
+      3,
+      { k: 60 },
+    );
+    assert.deepEqual(fused.map((r) => r.name), ['b', 'a', 'c']);
+    assert.equal(fused[0].score, 1 / 62 + 1 / 61);
+  });
+
+  it('weights lists', () => {
+    const a = [{ name: 'a', score: 1 }];
+    const b = [{ name: 'b', score: 1 }];
+    assert.equal(reciprocalRankFusion([a, b], 2, { weights: [1, 2] })[0].name, 'b');
+  });
+});
+
+describe('EmbeddingRanker', () => {
+  // Vectors from a bag of three words: enough to check cosine ranking and updates without a model.
+  const words = ['weather', 'file', 'search'];
+  const fake: Embedder = {
+    embed: async (texts) => texts.map((t) => Float32Array.from(words, (w) => (t.toLowerCase().includes(w) ? 1 : 0))),
+  };
+
+  it('ranks by cosine and follows upstream replacement', async () => {
+    const ranker = new EmbeddingRanker(fake);
+    await ranker.setUpstream('weather', weather);
+    await ranker.setUpstream('files', files);
+    assert.equal((await ranker.search('file please', 1))[0].name.startsWith('files__'), true);
+    await ranker.setUpstream('files', []);
+    assert.equal(ranker.size, 2);
+  });
+
+  it('HttpEmbedder posts OpenAI-style requests and orders rows by index', async () => {
+    let body: unknown;
+    const embedder = new HttpEmbedder({
+      url: 'http://embed.local',
+      model: 'm',
+      fetch: (async (_url: string, init: RequestInit) => {
+        body = JSON.parse(init.body as string);
+        return Response.json({ data: [{ index: 1, embedding: [0, 1] }, { index: 0, embedding: [1, 0] }] });
+      }) as typeof fetch,
+    });
+    const [first, second] = await embedder.embed(['x', 'y']);
+    assert.deepEqual(body, { model: 'm', input: ['x', 'y'] });
+    assert.deepEqual([...first], [1, 0]);
+    assert.deepEqual([...second], [0, 1]);
+  });
+});

@@ -1,0 +1,202 @@
+// Full-text ranking of a tool catalog (issue 6). BM25 via MiniSearch over per-field text, a server-first pass, and
+// reciprocal rank fusion of the two. The catalog changes one upstream at a time (tools/list_changed), so updates
+// replace that upstream's tools in place rather than rebuilding the index.
+import MiniSearch from 'minisearch';
+import { splitIdentifier, tokenize } from './tokenize.ts';
+
+export interface CatalogTool {
+  /** The name a session calls the tool by; unique in the catalog. */
+  name: string;
+  /** The upstream's own name for the tool, when `name` carries a namespace prefix. Indexed instead of `name`. */
+  upstreamName?: string;
+  description?: string;
+  inputSchema: { properties?: Record<string, unknown> } & Record<string, unknown>;
+  upstream: string;
+  serverTitle?: string;
+  serverDescription?: string;
+  tags?: string[];
+}
+
+export interface Ranked {
+  name: string;
+  score: number;
+}
+
+export interface RankerOptions {
+  /** Servers kept by the server-first pass. */
+  topServers?: number;
+  /**
+   * Fuse a server-first pass into `search` (default off: on LiveMCPBench it cost ~3 points of Hit@10, since the
+   * tools a task needs often span servers; `npm run bench:context` prints both).
+   */
+  serverFirst?: boolean;
+  /** Weight of the server-first list against the flat one (1) in the fusion. */
+  serverFirstWeight?: number;
+  /** Per-field BM25 weights (name, description, params, tags, server). */
+  fieldWeights?: Partial<typeof TOOL_BOOST>;
+  /** BM25+ parameters (MiniSearch's `k`, `b`, `d`). */
+  bm25?: { k: number; b: number; d: number };
+}
+
+interface ToolDoc {
+  id: string;
+  upstream: string;
+  name: string;
+  description: string;
+  params: string;
+  tags: string;
+  server: string;
+}
+
+interface ServerDoc {
+  id: string;
+  server: string;
+  tools: string;
+}
+
+// Field weights: the name and the server say what a tool is; the parameter text mostly how it is called.
+const TOOL_BOOST = { name: 3, description: 2, tags: 1.5, server: 1, params: 0.5 };
+const SERVER_BOOST = { server: 2, tools: 1 };
+/** Reciprocal rank fusion constant (Cormack et al. 2009). */
+export const RRF_K = 60;
+
+const analyse = { tokenize, processTerm: (term: string) => term };
+
+function paramText(schema: CatalogTool['inputSchema']): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(schema.properties ?? {})) {
+    parts.push(splitIdentifier(key));
+    if (value !== null && typeof value === 'object' && typeof (value as { description?: unknown }).description === 'string') {
+      parts.push((value as { description: string }).description);
+    }
+  }
+  return parts.join('\n');
+}
+
+function serverText(tool: CatalogTool): string {
+  return [splitIdentifier(tool.upstream), tool.serverTitle ?? '', tool.serverDescription ?? ''].join('\n');
+}
+
+/**
+ * Fuses ranked lists: each item scores Σ weight / (k + rank), weights default to 1. Items missing from a list get
+ * nothing from it.
+ */
+export function reciprocalRankFusion(
+  lists: readonly (readonly Ranked[])[],
+  limit: number,
+  { k = RRF_K, weights = [] }: { k?: number; weights?: readonly number[] } = {},
+): Ranked[] {
+  const scores = new Map<string, number>();
+  lists.forEach((list, l) => {
+    const weight = weights[l] ?? 1;
+    list.forEach((item, index) => scores.set(item.name, (scores.get(item.name) ?? 0) + weight / (k + index + 1)));
+  });
+  return [...scores]
+    .map(([name, score]) => ({ name, score }))
+    .sort((a, b) => b.score - a.score || (a.name < b.name ? -1 : 1))
+    .slice(0, limit);
+}
+
+export class Ranker {
+  readonly #tools: MiniSearch<ToolDoc>;
+  readonly #servers: MiniSearch<ServerDoc>;
+  readonly #boost: typeof TOOL_BOOST;
+  readonly #byUpstream = new Map<string, CatalogTool[]>();
+  readonly #topServers: number;
+  readonly #serverFirst: boolean;
+  readonly #serverFirstWeight: number;
+
+  constructor(tools: Iterable<CatalogTool> = [], options: RankerOptions = {}) {
+    this.#topServers = options.topServers ?? 3;
+    this.#serverFirst = options.serverFirst ?? false;
+    this.#serverFirstWeight = options.serverFirstWeight ?? 0.3;
+    this.#boost = { ...TOOL_BOOST, ...options.fieldWeights };
+    const searchOptions = options.bm25 ? { bm25: options.bm25 } : {};
+    this.#tools = new MiniSearch<ToolDoc>({
+      fields: ['name', 'description', 'params', 'tags', 'server'],
+      storeFields: ['upstream'],
+      ...analyse,
+      searchOptions,
+    });
+    this.#servers = new MiniSearch<ServerDoc>({ fields: ['server', 'tools'], ...analyse, searchOptions });
+    for (const [upstream, list] of Map.groupBy(tools, (tool) => tool.upstream)) this.setUpstream(upstream, list);
+  }
+
+  get size(): number {
+    return this.#tools.documentCount;
+  }
+
+  /** Replaces every tool of one upstream (an empty list removes the upstream). */
+  setUpstream(upstream: string, tools: readonly CatalogTool[]): void {
+    this.removeUpstream(upstream);
+    if (tools.length === 0) return;
+    const own = tools.map((tool) => ({ ...tool, upstream }));
+    this.#byUpstream.set(upstream, own);
+    this.#tools.addAll(own.map(toToolDoc));
+    this.#servers.add(toServerDoc(upstream, own));
+  }
+
+  removeUpstream(upstream: string): void {
+    const previous = this.#byUpstream.get(upstream);
+    if (previous === undefined) return;
+    this.#tools.discardAll(previous.map((tool) => tool.name));
+    this.#servers.discard(upstream);
+    this.#byUpstream.delete(upstream);
+  }
+
+  /** BM25 over the tools alone. */
+  searchFlat(query: string, limit: number): Ranked[] {
+    return this.#tools
+      .search(query, { boost: this.#boost, combineWith: 'OR' })
+      .slice(0, limit)
+      .map((hit) => ({ name: hit.id as string, score: hit.score }));
+  }
+
+  /** Servers ranked by BM25 over their title, description and their tools' names and descriptions. */
+  searchServers(query: string, limit: number): Ranked[] {
+    return this.#servers
+      .search(query, { boost: SERVER_BOOST, combineWith: 'OR' })
+      .slice(0, limit)
+      .map((hit) => ({ name: hit.id as string, score: hit.score }));
+  }
+
+  /** Tools of the top servers, in flat BM25 order. */
+  searchServerFirst(query: string, limit: number): Ranked[] {
+    const servers = new Set(this.searchServers(query, this.#topServers).map((s) => s.name));
+    return this.#tools
+      .search(query, { boost: this.#boost, combineWith: 'OR', filter: (hit) => servers.has(hit.upstream as string) })
+      .slice(0, limit)
+      .map((hit) => ({ name: hit.id as string, score: hit.score }));
+  }
+
+  /** The ranking served to sessions: flat BM25, fused with the server-first pass when that is on. */
+  search(query: string, limit: number): Ranked[] {
+    const depth = Math.max(limit, 50);
+    const flat = this.searchFlat(query, depth);
+    if (!this.#serverFirst) return flat.slice(0, limit);
+    return reciprocalRankFusion([flat, this.searchServerFirst(query, depth)], limit, {
+      weights: [1, this.#serverFirstWeight],
+    });
+  }
+}
+
+function toToolDoc(tool: CatalogTool): ToolDoc {
+  return {
+    id: tool.name,
+    upstream: tool.upstream,
+    name: splitIdentifier(tool.upstreamName ?? tool.name),
+    description: tool.description ?? '',
+    params: paramText(tool.inputSchema),
+    tags: (tool.tags ?? []).join('\n'),
+    server: serverText(tool),
+  };
+}
+
+function toServerDoc(upstream: string, tools: readonly CatalogTool[]): ServerDoc {
+  const first = tools[0];
+  return {
+    id: upstream,
+    server: serverText(first),
+    tools: tools.map((t) => `${splitIdentifier(t.upstreamName ?? t.name)}\n${t.description ?? ''}`).join('\n'),
+  };
+}
