@@ -12,6 +12,7 @@ import type { Pipeline } from './core/stage.ts';
 import { buildStages } from './stages.ts';
 import { MemoryCounterStore } from './store/memory/counters.ts';
 import type { CounterStore } from './store/counters.ts';
+import { FoundTools } from './optimizer/search-stage.ts';
 import { Catalog, LIST_KINDS } from './catalog/catalog.ts';
 import type { ListKind } from './catalog/types.ts';
 import { Router } from './catalog/router.ts';
@@ -68,6 +69,8 @@ export class Gateway implements Front {
   identity: Identity = anonymousIdentity;
   /** Rate-limit buckets: one store per gateway, so they outlive config reloads and are shared by every virtual server. */
   readonly counters: CounterStore = new MemoryCounterStore();
+  /** Tools each session found in search mode; outlives the pipelines a config reload rebuilds. */
+  private readonly foundTools = new FoundTools();
 
   constructor(config: GatehouseConfig, logger: Logger) {
     this.config = config;
@@ -245,7 +248,7 @@ export class Gateway implements Front {
       const view = buildView(name, this.vsConfig(name)!, this.catalog, this.config.namespacing);
       const previous = this.views.get(name);
       this.views.set(name, { view, signature: signatureOf(view) });
-      const stages = buildStages(this.config, { virtualServer: name, counters: this.counters, logger: this.logger });
+      const stages = buildStages(this.config, { virtualServer: name, counters: this.counters, logger: this.logger, foundTools: this.foundTools });
       this.pipelines.set(name, stages.length === 0 ? null : compilePipeline(stages));
       if (previous) this.notifyChanges(name, previous.signature, signatureOf(view));
       for (const w of view.warnings) this.logger.warn({ virtualServer: name || '(default)' }, w);

@@ -8,6 +8,9 @@ import type { Stage } from './core/stage.ts';
 import type { Logger } from 'pino';
 import { createPolicyStage } from './policy/policy-stage.ts';
 import { createRateLimitStage } from './policy/rate-limit.ts';
+import { resolveToolSearch } from './optimizer/search-config.ts';
+import { createToolSearchStages } from './optimizer/search-stage.ts';
+import type { FoundTools } from './optimizer/search-stage.ts';
 import type { CounterStore } from './store/counters.ts';
 
 export interface StageDeps {
@@ -16,14 +19,26 @@ export interface StageDeps {
   readonly counters: CounterStore;
   /** Where stages log (policy denials at warn). */
   readonly logger?: Logger;
+  /** Tools each session found in search mode; give the gateway's one instance so they survive config reloads. */
+  readonly foundTools?: FoundTools;
 }
 
 export function buildStages(config: GatehouseConfig, deps: StageDeps): Stage[] {
   const stages: Stage[] = [];
+  // Search mode answers its meta-tools and refuses unfound tools before anything else (a meta-tool has no upstream
+  // for policy to judge); its list half runs after policy, so a session lists and searches only what it may see.
+  const search = createToolSearchStages({
+    config: resolveToolSearch(config.toolSearch, config.virtualServers[deps.virtualServer]?.toolSearch),
+    servers: config.upstreams,
+    separator: config.namespacing.separator,
+    ...(deps.foundTools && { found: deps.foundTools }),
+  });
+  if (search) stages.push(search.request);
   const policy = createPolicyStage(config.policy, deps.virtualServer, { logger: deps.logger });
   if (policy) stages.push(policy);
   // After authorization: a call the policy denies spends no tokens.
   const rateLimit = createRateLimitStage(config.rateLimits, deps.virtualServer, deps.counters);
   if (rateLimit) stages.push(rateLimit);
+  if (search) stages.push(search.list);
   return stages;
 }

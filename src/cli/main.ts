@@ -22,7 +22,7 @@ const HELP = `gatehouse ${VERSION} — an MCP gateway
 
 Usage:
   gatehouse start [-c FILE] [--port N] [--host H] [--upstream NAME=COMMAND_OR_URL ...]
-                  [--auth-issuer URL [--public-url URL] [--auth-scope S ...]]
+                  [--auth-issuer URL [--public-url URL] [--auth-scope S ...]] [--tool-search]
   gatehouse check -c FILE
   gatehouse keys create|list|revoke ...   (gatehouse keys --help)
   gatehouse vault list|revoke ...         (gatehouse vault --help)
@@ -50,6 +50,7 @@ Options:
                          OAuth 2.1 resource server; tokens must name the MCP endpoint's URL as audience)
       --public-url URL   the gateway's public origin (default http://<host>:<port>)
       --auth-scope S     a scope every token must carry, repeatable
+      --tool-search      search mode: list only pinned tools plus search_tools and call_tool (config toolSearch)
   -h, --help             this help
   -v, --version          print the version
 `;
@@ -71,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
       'auth-issuer': { type: 'string' },
       'public-url': { type: 'string' },
       'auth-scope': { type: 'string', multiple: true },
+      'tool-search': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -166,6 +168,7 @@ interface Overrides {
   'auth-issuer'?: string;
   'public-url'?: string;
   'auth-scope'?: string[];
+  'tool-search'?: boolean;
 }
 
 function withOverrides(config: GatehouseConfig, values: Overrides, check: boolean): GatehouseConfig {
@@ -195,7 +198,10 @@ function withOverrides(config: GatehouseConfig, values: Overrides, check: boolea
     server.port = 0;
     server.host = '127.0.0.1';
   }
-  return { ...config, server, auth };
+  // Ad-hoc search mode: the default endpoint (and virtual servers that do not set their own mode) list pinned tools
+  // plus search_tools and call_tool.
+  const toolSearch = values['tool-search'] ? { ...config.toolSearch, mode: 'search' as const } : config.toolSearch;
+  return { ...config, server, auth, toolSearch };
 }
 
 function checkReport(gateway: Gateway, config: GatehouseConfig): { ok: boolean; text: string } {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { authConfigSchema } from '../auth/config.ts';
 import { stdioAuthSchema, upstreamAuthSchema } from '../auth/credentials/config.ts';
 import { policyConfigSchema, rateLimitsSchema } from '../policy/config.ts';
+import { toolSearchOverrideSchema, toolSearchSchema } from '../optimizer/search-config.ts';
 import { suggest } from './errors.ts';
 
 /*
@@ -174,6 +175,8 @@ export const virtualServerSchema = z.strictObject({
   derived: z.array(derivedTool).default([]),
   /** Hide the original of a derived tool (default: keep it when the selection includes it). */
   hideDerivedSources: bool().default(false),
+  /** Search mode for this virtual server (src/optimizer/search-config.ts); keys given replace the top-level ones. */
+  toolSearch: toolSearchOverrideSchema,
 });
 
 export const configSchema = z.strictObject({
@@ -215,6 +218,8 @@ export const configSchema = z.strictObject({
   /** Who may see and call what (src/policy/config.ts). */
   policy: section(policyConfigSchema),
   rateLimits: section(rateLimitsSchema),
+  /** Search mode (src/optimizer/search-config.ts) of the default endpoint, and the default of every virtual server. */
+  toolSearch: section(toolSearchSchema),
   /** Durable local state (API keys, vault): an SQLite file. */
   store: section(z.strictObject({
     path: z.string().min(1).default('.gatehouse/gatehouse.db'),

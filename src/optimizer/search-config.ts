@@ -1,0 +1,48 @@
+/**
+ * The `toolSearch` config keys (issue 6): top level for the default endpoint and as the default of every virtual
+ * server, and per virtual server, where each key given replaces the top-level one.
+ */
+import { z } from 'zod';
+
+const count = (max: number) => z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().min(1).max(max));
+
+const fields = {
+  /** all: every tool is listed (today's behaviour); search: pinned tools plus the search_tools and call_tool meta-tools. */
+  mode: z.enum(['all', 'search']),
+  /** Tools always listed in search mode: names or globs over the names as the virtual server lists them. */
+  pinned: z.array(z.string().min(1)),
+  /** Results of a search_tools call that gives no `limit`. */
+  limit: count(50),
+  /** Largest `limit` a search_tools call may ask for. */
+  maxLimit: count(200),
+  /** Tools found by search kept per session; beyond that the oldest found is dropped from the session's list. */
+  maxFound: count(10_000),
+};
+
+export const toolSearchSchema = z.strictObject({
+  mode: fields.mode.default('all'),
+  pinned: fields.pinned.default([]),
+  limit: fields.limit.default(5),
+  maxLimit: fields.maxLimit.default(50),
+  maxFound: fields.maxFound.default(100),
+}).prefault({});
+
+/** A virtual server's `toolSearch`: the keys it gives replace the top-level ones. */
+export const toolSearchOverrideSchema = z.strictObject({
+  mode: fields.mode.optional(),
+  pinned: fields.pinned.optional(),
+  limit: fields.limit.optional(),
+  maxLimit: fields.maxLimit.optional(),
+  maxFound: fields.maxFound.optional(),
+}).optional();
+
+export type ToolSearchConfig = z.output<typeof toolSearchSchema>;
+export type ToolSearchOverride = z.output<typeof toolSearchOverrideSchema>;
+
+/** The settings that apply to one virtual server (top level, then its own keys). */
+export function resolveToolSearch(defaults: ToolSearchConfig, own: ToolSearchOverride): ToolSearchConfig {
+  if (own === undefined) return defaults;
+  const merged = { ...defaults };
+  for (const [key, value] of Object.entries(own)) if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
+  return merged;
+}
