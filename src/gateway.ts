@@ -13,6 +13,8 @@ import { buildStages } from './stages.ts';
 import { MemoryCounterStore } from './store/memory/counters.ts';
 import type { CounterStore } from './store/counters.ts';
 import { FoundTools } from './optimizer/search-stage.ts';
+import { TokenUsage } from './optimizer/token-usage.ts';
+import { GatewayMetrics } from './observe/metrics.ts';
 import { Catalog, LIST_KINDS } from './catalog/catalog.ts';
 import type { ListKind } from './catalog/types.ts';
 import { Router } from './catalog/router.ts';
@@ -71,13 +73,21 @@ export class Gateway implements Front {
   readonly counters: CounterStore = new MemoryCounterStore();
   /** Tools each session found in search mode; outlives the pipelines a config reload rebuilds. */
   private readonly foundTools = new FoundTools();
+  private rebuildScheduled = false;
+  /** Prometheus metrics of this gateway (GET /metrics). */
+  readonly metrics = new GatewayMetrics();
+  /** Tokens of every tools/list served (metrics, and each session's totals). */
+  readonly tokenUsage = new TokenUsage(this.metrics);
 
   constructor(config: GatehouseConfig, logger: Logger) {
     this.config = config;
     this.logger = logger;
     this.options = frontOptions(config);
     this.sessions = new SessionRegistry(config.server.sessionIdleTimeout);
-    this.sessions.onEnd = (s) => this.router.releaseSession(s);
+    this.sessions.onEnd = (s) => {
+      this.router.releaseSession(s);
+      this.tokenUsage.ended(s);
+    };
     this.router = new Router({
       view: (name) => this.view(name),
       pipeline: (name) => this.pipelines.get(name) ?? null,
@@ -92,6 +102,7 @@ export class Gateway implements Front {
       resourceUpdated: (uri, n) => {
         for (const l of this.listeners) if (l.filter.resourceSubscriptions?.includes(uri)) l.deliver(n);
       },
+      toolsListed: (session, served, all) => this.tokenUsage.listed(session, served, all),
     });
     this.catalog.on('change', () => this.onCatalogChange());
     this.configureViews();
@@ -211,6 +222,10 @@ export class Gateway implements Front {
     return listener;
   }
 
+  exposeMetrics(): Promise<{ contentType: string; body: string }> {
+    return this.metrics.expose();
+  }
+
   readiness(): Readiness {
     const upstreams: Readiness['upstreams'] = {};
     let ready = !this.draining;
@@ -248,7 +263,7 @@ export class Gateway implements Front {
       const view = buildView(name, this.vsConfig(name)!, this.catalog, this.config.namespacing);
       const previous = this.views.get(name);
       this.views.set(name, { view, signature: signatureOf(view) });
-      const stages = buildStages(this.config, { virtualServer: name, counters: this.counters, logger: this.logger, foundTools: this.foundTools });
+      const stages = buildStages(this.config, { virtualServer: name, counters: this.counters, logger: this.logger, foundTools: this.foundTools, metrics: this.metrics });
       this.pipelines.set(name, stages.length === 0 ? null : compilePipeline(stages));
       if (previous) this.notifyChanges(name, previous.signature, signatureOf(view));
       for (const w of view.warnings) this.logger.warn({ virtualServer: name || '(default)' }, w);
@@ -264,8 +279,18 @@ export class Gateway implements Front {
     this.notifyChanges(name, previous, signature);
   }
 
+  /**
+   * Catalog changes are coalesced into one rebuild per turn of the event loop: hundreds of upstreams listing at start
+   * would otherwise rebuild (and re-sign) every view once each, quadratic in the catalog. `view()` rebuilds a stale
+   * view on demand, so requests in between see the new catalog; only the list_changed notices wait for the turn.
+   */
   private onCatalogChange(): void {
-    for (const [name, state] of this.views) this.rebuild(name, state);
+    if (this.rebuildScheduled) return;
+    this.rebuildScheduled = true;
+    setImmediate(() => {
+      this.rebuildScheduled = false;
+      for (const [name, state] of this.views) if (state.view.catalogVersion !== this.catalog.version) this.rebuild(name, state);
+    });
   }
 
   /** Tell the sessions of a virtual server which of their lists changed. */
@@ -395,6 +420,7 @@ function frontOptions(config: GatehouseConfig): FrontOptions {
     maxBodyBytes: config.server.maxBodyBytes,
     resumeBuffer: config.server.resumeBuffer,
     legacySse: config.server.legacySse,
+    metrics: config.server.metrics,
     streamCalls: config.server.callResponse === 'sse',
     origin: {
       allowedOrigins: config.server.allowedOrigins,

@@ -12,6 +12,7 @@ import { resolveToolSearch } from './optimizer/search-config.ts';
 import { createToolSearchStages } from './optimizer/search-stage.ts';
 import type { FoundTools } from './optimizer/search-stage.ts';
 import type { CounterStore } from './store/counters.ts';
+import type { GatewayMetrics } from './observe/metrics.ts';
 
 export interface StageDeps {
   readonly virtualServer: string;
@@ -21,6 +22,8 @@ export interface StageDeps {
   readonly logger?: Logger;
   /** Tools each session found in search mode; give the gateway's one instance so they survive config reloads. */
   readonly foundTools?: FoundTools;
+  /** The gateway's metrics (search timings). */
+  readonly metrics?: GatewayMetrics;
 }
 
 export function buildStages(config: GatehouseConfig, deps: StageDeps): Stage[] {
@@ -32,6 +35,7 @@ export function buildStages(config: GatehouseConfig, deps: StageDeps): Stage[] {
     servers: config.upstreams,
     separator: config.namespacing.separator,
     ...(deps.foundTools && { found: deps.foundTools }),
+    ...(deps.metrics && { metrics: deps.metrics }),
   });
   if (search) stages.push(search.request);
   const policy = createPolicyStage(config.policy, deps.virtualServer, { logger: deps.logger });

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { type Embedder, EmbeddingRanker, LocalEmbedder } from '../../src/optimizer/embedder.ts';
+import { HybridRanker } from '../../src/optimizer/hybrid.ts';
 import { type CatalogTool, type Ranked, Ranker, reciprocalRankFusion } from '../../src/optimizer/ranker.ts';
 
 const { values: args } = parseArgs({
@@ -123,9 +124,10 @@ if (withEmbeddings) {
   for (const [upstream, tools] of Map.groupBy(catalog, (t) => t.upstream)) await embedding.setUpstream(upstream, tools);
   console.log(`embedded ${embedding.size} tools in ${Math.round(performance.now() - t0)} ms (USE, offline)`);
   const emb = embedding;
+  // The indexes are already built; HybridRanker only fuses what the two rankers return (its defaults: depth, weights).
+  const hybrid = new HybridRanker(bm25, emb);
   methods.embeddings = async (q, n) => emb.search(clean(q), n);
-  methods.fused = async (q, n) =>
-    reciprocalRankFusion([bm25.search(clean(q), 50), await emb.search(clean(q), 50)], n, { weights: FUSION_WEIGHTS });
+  methods.fused = async (q, n) => hybrid.search(clean(q), n);
 }
 
 // ---- server routing (MCP-Bench: gold servers among the task's own candidates: gold + 10 distractors) ------------
@@ -292,13 +294,13 @@ if (embedder && cache) {
         ? texts.map((text, i) => c.get(text) ?? real[i % real.length].map((x, j) => (x + real[(i * 7 + 3) % real.length][j]) / 2))
         : e.embed(texts),
   };
-  const bigEmbedding = new EmbeddingRanker(padEmbedder);
+  // No query cache here: every timed search embeds its query, as a first search would.
+  const bigEmbedding = new EmbeddingRanker(padEmbedder, { queryCache: 0 });
   for (const [upstream, tools] of Map.groupBy(big, (t) => t.upstream)) await bigEmbedding.setUpstream(upstream, tools);
   padding = false;
   latency.embeddings = await time((q) => bigEmbedding.search(q, 10));
-  latency.fused = await time(async (q) =>
-    reciprocalRankFusion([bigRanker.search(q, 50), await bigEmbedding.search(q, 50)], 10, { weights: FUSION_WEIGHTS }),
-  );
+  const bigHybrid = new HybridRanker(bigRanker, bigEmbedding);
+  latency.fused = await time((q) => bigHybrid.search(q, 10));
 }
 
 // ---- report ------------------------------------------------------------------------------------------------------

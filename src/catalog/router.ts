@@ -33,6 +33,8 @@ export interface RouterDeps {
   refreshCatalog(upstream: string, conn: UpstreamConnection, kind: 'tools' | 'resources' | 'prompts'): void;
   /** A resource changed upstream: 2026-07-28 listen streams that asked for it are told. */
   resourceUpdated(uri: string, n: JsonRpcNotification): void;
+  /** A tools/list page was served to a session (`all`: the view's whole list, before stages): token accounting. */
+  toolsListed?(session: DownstreamSession, served: readonly JsonObject[], all: readonly JsonObject[]): void;
 }
 
 type Handler = (ctx: CallContext, params: JsonObject | undefined, view: View) => Promise<JsonObject> | JsonObject;
@@ -163,14 +165,19 @@ export class Router {
     if (pipeline?.onList) items = pipeline.onList(this.stageContext(ctx, view, params, pipeline), key, items);
     const size = this.deps.pageSize;
     const cursor = params?.cursor;
-    if (cursor === undefined && (size <= 0 || items.length <= size)) return { [key]: items };
+    if (cursor === undefined && (size <= 0 || items.length <= size)) {
+      if (key === 'tools') this.deps.toolsListed?.(ctx.session, items, view.tools);
+      return { [key]: items };
+    }
     let offset = 0;
     if (cursor !== undefined) {
       offset = typeof cursor === 'string' ? decodeCursor(cursor) : -1;
       if (offset < 0 || offset > items.length) throw new GatehouseError('GH_ERR_CURSOR_INVALID', [String(cursor)]);
     }
     const end = size <= 0 ? items.length : Math.min(items.length, offset + size);
-    const result: JsonObject = { [key]: items.slice(offset, end) };
+    const page = items.slice(offset, end);
+    if (key === 'tools') this.deps.toolsListed?.(ctx.session, page, view.tools);
+    const result: JsonObject = { [key]: page };
     if (end < items.length) result.nextCursor = encodeCursor(end);
     return result;
   }

@@ -36,7 +36,7 @@ upstreams:
     assert.match(text, /everything/);
     assert.deepEqual(config.server, {
       host: '127.0.0.1', port: 8080, path: '/mcp', allowedOrigins: [], allowedHosts: [], pageSize: 0, callResponse: 'sse',
-      maxBodyBytes: 4 * 1024 * 1024, sessionIdleTimeout: 1_800_000, resumeBuffer: 200, drainTimeout: 10_000, legacySse: true,
+      maxBodyBytes: 4 * 1024 * 1024, sessionIdleTimeout: 1_800_000, resumeBuffer: 200, drainTimeout: 10_000, legacySse: true, metrics: true,
     });
     assert.deepEqual(config.namespacing, { mode: 'conditional', separator: '__' });
     assert.deepEqual(config.logging, { level: 'info' });

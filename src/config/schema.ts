@@ -203,6 +203,8 @@ export const configSchema = z.strictObject({
     drainTimeout: duration.default(10_000),
     /** Serve the legacy HTTP+SSE transport (2024-11-05) at /sse and /messages. */
     legacySse: bool().default(true),
+    /** Serve Prometheus metrics at GET /metrics (on the gateway's own port: restrict it at the network edge). */
+    metrics: bool().default(true),
   }).prefault({})),
   namespacing: section(z.strictObject({
     mode: z.enum(['conditional', 'always', 'never']).default('conditional'),
@@ -236,6 +238,11 @@ export const configSchema = z.strictObject({
       if (u.transport !== 'http' || u.auth?.type !== 'oauth' || u.auth.approval !== 'user') continue;
       ctx.addIssue({ code: 'custom', path: ['upstreams', name, 'auth', 'approval'], message: 'approval "user" keeps each user\'s tokens in the credential vault: set the top-level vault.key (32 bytes, base64)' });
     }
+  }
+  // A virtual server that asks for the hybrid ranker needs an embedder, its own or the top-level one.
+  for (const [vsName, vs] of Object.entries(config.virtualServers)) {
+    if (vs.toolSearch?.ranker !== 'hybrid' || (vs.toolSearch.embedder ?? config.toolSearch.embedder) !== undefined) continue;
+    ctx.addIssue({ code: 'custom', path: ['virtualServers', vsName, 'toolSearch', 'ranker'], message: 'ranker: hybrid needs an embedder here or under the top-level toolSearch, e.g. { kind: local }' });
   }
   // A virtual server selecting an upstream that does not exist is a typo, not an empty selection.
   const known = Object.keys(config.upstreams);

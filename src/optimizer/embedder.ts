@@ -85,41 +85,108 @@ export function toolText(tool: CatalogTool): string {
   return `${name}. ${tool.serverTitle ?? splitIdentifier(tool.upstream)}. ${(tool.description ?? '').slice(0, 500)}`;
 }
 
-/** Cosine similarity over precomputed tool vectors; one upstream's tools can be replaced at a time. */
+export interface EmbeddingRankerOptions {
+  /** Query vectors kept, most recently used first (an agent often repeats a search); 0 turns the cache off. */
+  queryCache?: number;
+}
+
+/**
+ * Cosine similarity over precomputed tool vectors; one upstream's tools can be replaced at a time. The unit vectors sit
+ * in one contiguous Float32Array (row i = tool i), so a query is one linear scan with a running top-k, not a sort of
+ * the whole catalog. Removal moves the last row into the freed slot.
+ */
 export class EmbeddingRanker {
   readonly #embedder: Embedder;
-  readonly #vectors = new Map<string, { upstream: string; vector: Float32Array }>();
+  readonly #cacheSize: number;
+  readonly #queryCache = new Map<string, Promise<Float32Array>>();
+  #dim = 0;
+  #matrix = new Float32Array(0);
+  #names: string[] = [];
+  #upstreams: string[] = [];
+  readonly #row = new Map<string, number>();
 
-  constructor(embedder: Embedder) {
+  constructor(embedder: Embedder, options: EmbeddingRankerOptions = {}) {
     this.#embedder = embedder;
+    this.#cacheSize = options.queryCache ?? 256;
   }
 
   get size(): number {
-    return this.#vectors.size;
+    return this.#names.length;
   }
 
   async setUpstream(upstream: string, tools: readonly CatalogTool[]): Promise<void> {
     const vectors = tools.length === 0 ? [] : await this.#embedder.embed(tools.map(toolText));
     this.removeUpstream(upstream);
-    tools.forEach((tool, i) => this.#vectors.set(tool.name, { upstream, vector: unit(vectors[i]) }));
+    tools.forEach((tool, i) => this.#add(tool.name, upstream, unit(vectors[i])));
   }
 
   removeUpstream(upstream: string): void {
-    for (const [name, entry] of this.#vectors) if (entry.upstream === upstream) this.#vectors.delete(name);
+    for (let i = this.#names.length - 1; i >= 0; i--) if (this.#upstreams[i] === upstream) this.#removeRow(i);
   }
 
   async search(query: string, limit: number): Promise<Ranked[]> {
-    const [raw] = await this.#embedder.embed([query]);
-    return this.searchVector(unit(raw), limit);
+    return this.searchVector(await this.#queryVector(query), limit);
   }
 
   searchVector(query: Float32Array, limit: number): Ranked[] {
-    const scored: Ranked[] = [];
-    for (const [name, { vector }] of this.#vectors) {
+    const dim = this.#dim;
+    const matrix = this.#matrix;
+    // Running top-k, kept sorted best first: k is small (tens), so insertion beats a heap and a full sort.
+    const top: Ranked[] = [];
+    for (let row = 0, base = 0; row < this.#names.length; row++, base += dim) {
       let dot = 0;
-      for (let i = 0; i < vector.length; i++) dot += vector[i] * query[i];
-      scored.push({ name, score: dot });
+      for (let i = 0; i < dim; i++) dot += matrix[base + i] * query[i];
+      if (top.length === limit && dot <= top[limit - 1].score) continue;
+      let at = top.length;
+      while (at > 0 && top[at - 1].score < dot) at--;
+      top.splice(at, 0, { name: this.#names[row], score: dot });
+      if (top.length > limit) top.pop();
     }
-    return scored.sort((a, b) => b.score - a.score).slice(0, limit);
+    return top;
+  }
+
+  #queryVector(query: string): Promise<Float32Array> {
+    const cached = this.#queryCache.get(query);
+    if (cached !== undefined) {
+      this.#queryCache.delete(query);
+      this.#queryCache.set(query, cached);
+      return cached;
+    }
+    const vector = this.#embedder.embed([query]).then(([raw]) => unit(raw));
+    if (this.#cacheSize === 0) return vector;
+    this.#queryCache.set(query, vector);
+    vector.catch(() => this.#queryCache.delete(query)); // a failed call is not remembered
+    if (this.#queryCache.size > this.#cacheSize) this.#queryCache.delete(this.#queryCache.keys().next().value!);
+    return vector;
+  }
+
+  #add(name: string, upstream: string, vector: Float32Array): void {
+    const existing = this.#row.get(name);
+    if (existing !== undefined) this.#removeRow(existing);
+    if (this.#names.length === 0) this.#dim = vector.length;
+    if (vector.length !== this.#dim) throw new Error(`embedding of ${name} has ${vector.length} dimensions, not ${this.#dim}`);
+    const row = this.#names.length;
+    if ((row + 1) * this.#dim > this.#matrix.length) {
+      const grown = new Float32Array(Math.max(64, row * 2) * this.#dim);
+      grown.set(this.#matrix.subarray(0, row * this.#dim));
+      this.#matrix = grown;
+    }
+    this.#matrix.set(vector, row * this.#dim);
+    this.#names.push(name);
+    this.#upstreams.push(upstream);
+    this.#row.set(name, row);
+  }
+
+  #removeRow(row: number): void {
+    const last = this.#names.length - 1;
+    this.#row.delete(this.#names[row]);
+    if (row !== last) {
+      this.#matrix.copyWithin(row * this.#dim, last * this.#dim, (last + 1) * this.#dim);
+      this.#names[row] = this.#names[last];
+      this.#upstreams[row] = this.#upstreams[last];
+      this.#row.set(this.#names[row], row);
+    }
+    this.#names.pop();
+    this.#upstreams.pop();
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EmbeddingRanker, HttpEmbedder, type Embedder } from './embedder.ts';
+import { HybridRanker } from './hybrid.ts';
 import { type CatalogTool, Ranker, reciprocalRankFusion } from './ranker.ts';
 import { splitIdentifier, tokenize } from './tokenize.ts';
 
@@ -83,6 +84,26 @@ describe('Ranker', () => {
     assert.equal(ranker.search('write file', 5)[0].name, 'files__write-file');
   });
 
+  it("finds a tool through its server's description", () => {
+    const papers = [
+      tool('papers', 'search', 'Search by keyword', { serverTitle: 'Papers', serverDescription: 'Preprints from arXiv' }),
+      tool('web', 'search', 'Search the web by keyword'),
+    ];
+    assert.equal(new Ranker(papers).search('arXiv search', 2)[0].name, 'papers__search');
+  });
+
+  it('coordination sets how much matching more query terms counts against matching rarer ones', () => {
+    // "alpha" is rare and sits in one name; "file" and "data" are everywhere, and one tool has both.
+    const tools = [
+      tool('a', 'alpha', 'Alpha channel'),
+      tool('b', 'mixed', 'file data'),
+      ...Array.from({ length: 8 }, (_, i) => tool('c', `t${i}`, i % 2 ? 'file store' : 'data store')),
+    ];
+    const top = (coordination: number) => new Ranker(tools, { coordination }).search('alpha file data', 1)[0].name;
+    assert.equal(top(2), 'b__mixed');
+    assert.equal(top(0), 'a__alpha');
+  });
+
   it('ranks servers and restricts the server-first pass to the top servers', () => {
     const ranker = new Ranker([...weather, ...files, ...search], { topServers: 1, serverFirst: true });
     assert.equal(ranker.searchServers('weather alerts', 3)[0].name, 'weather');
@@ -130,6 +151,45 @@ describe('EmbeddingRanker', () => {
     assert.equal(ranker.size, 2);
   });
 
+  it('keeps the top k in cosine order across removals and replacements', async () => {
+    const vectors: Record<string, number[]> = { a: [1, 0], b: [0.8, 0.6], c: [0, 1], d: [-1, 0] };
+    const byName: Embedder = { embed: async (texts) => texts.map((t) => Float32Array.from(vectors[t.split('.')[0]] ?? [0, 1])) };
+    const ranker = new EmbeddingRanker(byName);
+    await ranker.setUpstream('one', [tool('one', 'a', ''), tool('one', 'b', '')]);
+    await ranker.setUpstream('two', [tool('two', 'c', ''), tool('two', 'd', '')]);
+    const query = Float32Array.from([1, 0]);
+    assert.deepEqual(ranker.searchVector(query, 3).map((r) => r.name), ['one__a', 'one__b', 'two__c']);
+    ranker.removeUpstream('one'); // frees the first rows; the last row moves into them
+    assert.deepEqual(ranker.searchVector(query, 5).map((r) => r.name), ['two__c', 'two__d']);
+    await ranker.setUpstream('two', [tool('two', 'b', '')]);
+    assert.equal(ranker.size, 1);
+    assert.deepEqual(ranker.searchVector(query, 5), [{ name: 'two__b', score: ranker.searchVector(query, 1)[0].score }]);
+    assert.ok(Math.abs(ranker.searchVector(query, 1)[0].score - 0.8) < 1e-6);
+  });
+
+  it('embeds a repeated query once, and does not remember a failed call', async () => {
+    let calls = 0;
+    let fail = true;
+    const counting: Embedder = {
+      embed: async (texts) => {
+        calls++;
+        if (texts.length === 1 && fail) throw new Error('down');
+        return fake.embed(texts);
+      },
+    };
+    const ranker = new EmbeddingRanker(counting);
+    await ranker.setUpstream('files', files);
+    await assert.rejects(ranker.search('file', 1), /down/);
+    fail = false;
+    await ranker.search('file', 1);
+    await ranker.search('file', 1);
+    assert.equal(calls, 3); // setUpstream, the failed query, one successful query
+    const uncached = new EmbeddingRanker(counting, { queryCache: 0 });
+    await uncached.search('file', 1);
+    await uncached.search('file', 1);
+    assert.equal(calls, 5);
+  });
+
   it('HttpEmbedder posts OpenAI-style requests and orders rows by index', async () => {
     let body: unknown;
     const embedder = new HttpEmbedder({
@@ -144,5 +204,31 @@ describe('EmbeddingRanker', () => {
     assert.deepEqual(body, { model: 'm', input: ['x', 'y'] });
     assert.deepEqual([...first], [1, 0]);
     assert.deepEqual([...second], [0, 1]);
+  });
+});
+
+describe('HybridRanker', () => {
+  // A toy embedding space where "rain" and "umbrella" are the same direction.
+  const senses = [['forecast'], ['file'], ['rain', 'umbrella']];
+  const fake: Embedder = {
+    embed: async (texts) =>
+      texts.map((t) => Float32Array.from(senses, (sense) => (sense.some((w) => t.toLowerCase().includes(w)) ? 1 : 0))),
+  };
+  const rainy = [...weather, tool('weather', 'umbrella', 'Tells whether to take an umbrella today')];
+
+  it('fuses BM25 with the embedding ranking, and updates both indexes', async () => {
+    const hybrid = new HybridRanker(new Ranker(), new EmbeddingRanker(fake));
+    await hybrid.setUpstream('weather', rainy);
+    await hybrid.setUpstream('files', files);
+    assert.equal(hybrid.size, 5);
+    // BM25 alone ranks the forecast first; the embeddings add the umbrella tool, which shares no term with the query.
+    const names = (await hybrid.search('forecast rain', 3)).map((r) => r.name);
+    assert.equal(names[0], 'weather__get_forecast');
+    assert.ok(names.includes('weather__umbrella'));
+    assert.ok(!hybrid.lexical.search('forecast rain', 5).some((r) => r.name === 'weather__umbrella'));
+    hybrid.removeUpstream('weather');
+    assert.equal(hybrid.size, 2);
+    assert.equal(hybrid.semantic.size, 2);
+    assert.ok((await hybrid.search('forecast rain', 3)).every((r) => r.name.startsWith('files__')));
   });
 });

@@ -6,6 +6,21 @@ import { z } from 'zod';
 
 const count = (max: number) => z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().min(1).max(max));
 
+/**
+ * An embedding model for the hybrid ranker: `local` runs the Universal Sentence Encoder shipped in an npm package
+ * (offline, English), `http` calls an OpenAI-compatible `/v1/embeddings` endpoint.
+ */
+const embedderSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('local') }),
+  z.strictObject({
+    kind: z.literal('http'),
+    url: z.url({ error: 'a URL like http://127.0.0.1:11434 (the /v1/embeddings path is added)' }),
+    model: z.string().min(1),
+    /** Sent as a Bearer token; use ${ENV} or ${file:...} rather than writing it here. */
+    apiKey: z.string().min(1).optional(),
+  }),
+]);
+
 const fields = {
   /** all: every tool is listed (today's behaviour); search: pinned tools plus the search_tools and call_tool meta-tools. */
   mode: z.enum(['all', 'search']),
@@ -17,6 +32,9 @@ const fields = {
   maxLimit: count(200),
   /** Tools found by search kept per session; beyond that the oldest found is dropped from the session's list. */
   maxFound: count(10_000),
+  /** bm25: full-text ranking alone; hybrid: BM25 fused with an embedding ranker (needs `embedder`). */
+  ranker: z.enum(['bm25', 'hybrid']),
+  embedder: embedderSchema,
 };
 
 export const toolSearchSchema = z.strictObject({
@@ -25,7 +43,9 @@ export const toolSearchSchema = z.strictObject({
   limit: fields.limit.default(5),
   maxLimit: fields.maxLimit.default(50),
   maxFound: fields.maxFound.default(100),
-}).prefault({});
+  ranker: fields.ranker.default('bm25'),
+  embedder: fields.embedder.optional(),
+}).superRefine(needsEmbedder).prefault({});
 
 /** A virtual server's `toolSearch`: the keys it gives replace the top-level ones. */
 export const toolSearchOverrideSchema = z.strictObject({
@@ -34,10 +54,19 @@ export const toolSearchOverrideSchema = z.strictObject({
   limit: fields.limit.optional(),
   maxLimit: fields.maxLimit.optional(),
   maxFound: fields.maxFound.optional(),
+  ranker: fields.ranker.optional(),
+  embedder: fields.embedder.optional(),
 }).optional();
+
+function needsEmbedder(value: { ranker: string; embedder?: unknown }, ctx: z.RefinementCtx): void {
+  if (value.ranker === 'hybrid' && value.embedder === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['embedder'], input: value, message: 'ranker: hybrid needs an embedder, e.g. { kind: local }' });
+  }
+}
 
 export type ToolSearchConfig = z.output<typeof toolSearchSchema>;
 export type ToolSearchOverride = z.output<typeof toolSearchOverrideSchema>;
+export type EmbedderConfig = z.output<typeof embedderSchema>;
 
 /** The settings that apply to one virtual server (top level, then its own keys). */
 export function resolveToolSearch(defaults: ToolSearchConfig, own: ToolSearchOverride): ToolSearchConfig {

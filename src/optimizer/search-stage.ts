@@ -17,6 +17,7 @@ import type { RequestVerdict, Stage, StageContext } from '../core/stage.ts';
 import { Ranker } from './ranker.ts';
 import type { CatalogTool, Ranked } from './ranker.ts';
 import type { ToolSearchConfig } from './search-config.ts';
+import type { GatewayMetrics } from '../observe/metrics.ts';
 
 export const SEARCH_TOOL = 'search_tools';
 export const CALL_TOOL = 'call_tool';
@@ -30,6 +31,11 @@ const MAX_QUERY = 1_000;
 
 /** Ranks a list of tools (as the session sees them) for a query. The stage's one seam to a ranker. */
 export interface ToolSearcher {
+  search(tools: readonly JsonObject[], query: string, limit: number, upstreamOf: (tool: JsonObject) => string | null): Ranked[] | Promise<Ranked[]>;
+}
+
+/** A searcher that answers at once (BM25 needs no I/O). */
+export interface SyncToolSearcher extends ToolSearcher {
   search(tools: readonly JsonObject[], query: string, limit: number, upstreamOf: (tool: JsonObject) => string | null): Ranked[];
 }
 
@@ -49,6 +55,8 @@ export interface ToolSearchOptions {
   readonly searcher?: ToolSearcher;
   /** Where found tools are kept; pass one that outlives the pipeline (config reloads rebuild it) to keep them. */
   readonly found?: FoundTools;
+  /** Where search timings and outcomes are counted. */
+  readonly metrics?: GatewayMetrics;
 }
 
 /**
@@ -178,14 +186,23 @@ export function createToolSearchStages(options: ToolSearchOptions): ToolSearchSt
     return ctx.listBefore(LIST_STAGE, 'tools').filter((t) => !isMeta(t.name));
   }
 
-  function search(ctx: StageContext, args: JsonObject): RequestVerdict {
+  const { metrics } = options;
+  const outcome = (ctx: StageContext, value: 'found' | 'empty' | 'invalid') => metrics?.toolSearches.inc({ virtual_server: ctx.virtualServer, outcome: value });
+
+  async function search(ctx: StageContext, args: JsonObject): Promise<RequestVerdict> {
     const { query, limit = config.limit } = args;
-    if (typeof query !== 'string' || query.trim() === '') return toolError('search_tools needs a non-empty string "query"');
+    if (typeof query !== 'string' || query.trim() === '') {
+      outcome(ctx, 'invalid');
+      return toolError('search_tools needs a non-empty string "query"');
+    }
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > config.maxLimit) {
+      outcome(ctx, 'invalid');
       return toolError(`search_tools "limit" must be an integer from 1 to ${config.maxLimit}`);
     }
+    const started = performance.now();
     const tools = visible(ctx);
-    const ranked = searcher.search(tools, query.slice(0, MAX_QUERY), limit, (t) => ctx.upstreamOf('tools', t));
+    const ranked = await searcher.search(tools, query.slice(0, MAX_QUERY), limit, (t) => ctx.upstreamOf('tools', t));
+    metrics?.toolSearchSeconds.observe({ virtual_server: ctx.virtualServer }, (performance.now() - started) / 1000);
     const byName = new Map<string, JsonObject>();
     const wanted = new Set(ranked.map((r) => r.name));
     for (const t of tools) if (wanted.has(t.name as string)) byName.set(t.name as string, t);
@@ -195,6 +212,7 @@ export function createToolSearchStages(options: ToolSearchOptions): ToolSearchSt
       if (t === undefined) continue;
       results.push({ name: r.name, description: (t.description as string | undefined) ?? '', inputSchema: t.inputSchema as JsonObject, score: Math.round(r.score * 1e4) / 1e4 });
     }
+    outcome(ctx, results.length > 0 ? 'found' : 'empty');
     if (!stateless(ctx) && remember(ctx.sessionId, results.map((r) => r.name as string))) ctx.notify('notifications/tools/list_changed');
     return { action: 'respond', value: { content: [{ type: 'text', text: render(query, results) }], structuredContent: { tools: results } } };
   }
@@ -284,7 +302,7 @@ const MAX_INDEXES = 8;
  * same array (no policy, or nothing hidden) or the same items (a policy-filtered copy); a changed list updates only
  * the upstreams whose tools changed, in the index used least recently.
  */
-export function createRankerSearcher(servers: Readonly<Record<string, ServerInfo>>, separator: string): ToolSearcher {
+export function createRankerSearcher(servers: Readonly<Record<string, ServerInfo>>, separator: string): SyncToolSearcher {
   const entries: IndexEntry[] = [];
 
   function toCatalogTool(t: JsonObject, upstream: string): CatalogTool {

@@ -16,6 +16,8 @@ export interface FrontOptions {
   maxBodyBytes: number;
   resumeBuffer: number;
   legacySse: boolean;
+  /** Serve GET /metrics. */
+  metrics: boolean;
   /** Answer tools/call with an SSE stream (priming event, resumable) rather than plain JSON. */
   streamCalls: boolean;
   origin: OriginPolicy;
@@ -40,6 +42,8 @@ export interface Front {
   /** The principal a request speaks for (the identity stage); throws 401/403 GatehouseErrors. */
   authenticate(req: IncomingMessage, virtualServer: string): Promise<Principal>;
   readiness(): Readiness;
+  /** Prometheus exposition of the gateway's metrics (GET /metrics). */
+  exposeMetrics(): Promise<{ contentType: string; body: string }>;
   /** Register a 2026-07-28 `subscriptions/listen` stream. */
   listen(context: DownstreamSession, id: string | number, filter: ListenFilter): Listener;
 }

@@ -57,6 +57,12 @@ async function route(front: Front, req: IncomingMessage, res: ServerResponse): P
     writeJson(res, 200, { status: 'ok' });
     return;
   }
+  if (path === '/metrics' && front.options.metrics && (req.method === 'GET' || req.method === 'HEAD')) {
+    const { contentType, body } = await front.exposeMetrics();
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
   if (path === '/readyz') {
     const r = front.readiness();
     writeJson(res, r.ready ? 200 : 503, r);

@@ -58,6 +58,9 @@ export class DownstreamSession implements StreamRegistry {
   lastActive = Date.now();
   closed = false;
   logLevel: string | null = null;
+  /** Token accounting (src/optimizer/token-count.ts): tools/list answers served to this session and their tokens. */
+  toolsLists = 0;
+  toolsListTokens = 0;
 
   /** Messages not related to a request (list_changed, resources/updated, unattributed server requests). */
   readonly standalone: EventStream;

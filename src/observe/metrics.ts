@@ -1,0 +1,67 @@
+/**
+ * Prometheus metrics (prom-client), one registry per gateway so that several gateways in one process (tests) never
+ * share counters. Names follow `gatehouse_<area>_<thing>_<unit>`. This file declares the metrics; the code that
+ * observes them gets the one instance it needs (no module globals).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Buckets for tools/list sizes in tokens: from a few meta-tools to a catalog of thousands of tools. */
+const TOKEN_BUCKETS = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000];
+/** Buckets for in-gateway work measured in seconds (a search, a stage). */
+const FAST_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  /** Tokens (o200k) of each tools/list answer, by virtual server ('' = the default endpoint). */
+  readonly toolsListTokens = new Histogram({
+    name: 'gatehouse_tools_list_tokens',
+    help: 'Size in o200k tokens of each tools/list answer served, by virtual server',
+    labelNames: ['virtual_server'],
+    buckets: TOKEN_BUCKETS,
+    registers: [this.registry],
+  });
+
+  /** Per session, observed when it ends: the tokens of every tools/list it was served, summed. */
+  readonly sessionToolsListTokens = new Histogram({
+    name: 'gatehouse_session_tools_list_tokens',
+    help: 'Tokens (o200k) of all tools/list answers one session was served, observed when the session ends',
+    labelNames: ['virtual_server'],
+    buckets: TOKEN_BUCKETS,
+    registers: [this.registry],
+  });
+
+  /** What listing every tool of a virtual server would cost (the `all` mode list): the baseline of the savings. */
+  readonly catalogToolsTokens = new Gauge({
+    name: 'gatehouse_catalog_tools_tokens',
+    help: 'Size in o200k tokens of the full tool list of a virtual server (what mode all would serve)',
+    labelNames: ['virtual_server'],
+    registers: [this.registry],
+  });
+
+  /** search_tools calls answered, by virtual server and outcome (found | empty | invalid). */
+  readonly toolSearches = new Counter({
+    name: 'gatehouse_tool_search_total',
+    help: 'search_tools calls answered, by virtual server and outcome',
+    labelNames: ['virtual_server', 'outcome'],
+    registers: [this.registry],
+  });
+
+  /** Time the gateway spends ranking one search_tools query. */
+  readonly toolSearchSeconds = new Histogram({
+    name: 'gatehouse_tool_search_duration_seconds',
+    help: 'Time spent ranking one search_tools query in the gateway, by virtual server',
+    labelNames: ['virtual_server'],
+    buckets: FAST_SECONDS,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The exposition text and its content type, for GET /metrics. */
+  async expose(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
