@@ -1,6 +1,9 @@
 // End-to-end checks of the example servers with the SDK v2 client over each transport: stdio
-// (notes-stdio), streamable HTTP (weather-http) and legacy HTTP+SSE (clock-sse).
+// (notes-stdio), streamable HTTP (weather-http, catalog-http) and legacy HTTP+SSE (clock-sse).
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   Client,
@@ -11,6 +14,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { exampleStdioCommand, type RunningExample, startExample } from '../test/helpers/spawn.ts';
+import { readCatalog } from './catalog-http/server.ts';
 
 const WAIT_MS = 10_000;
 
@@ -347,5 +351,47 @@ describe('clock-sse', () => {
       body: JSON.stringify({ jsonrpc: '2.0', method: 'ping', id: 1 }),
     });
     assert.equal(response.status, 404);
+  });
+});
+
+describe('catalog-http', () => {
+  let running: RunningExample;
+  const dir = mkdtempSync(join(tmpdir(), 'catalog-http-'));
+  const file = join(dir, 'tools.jsonl');
+  before(async () => {
+    const rows = [
+      { server: 'Ant Design', server_title: 'Ant Design Components', server_description: 'UI components', name: 'list_components', description: 'Lists components', inputSchema: { type: 'object', properties: { filter: { type: 'string' } } } },
+      { server: 'Ant Design', name: 'get_component', description: 'One component by name' },
+      { server: 'time', name: 'now' },
+    ];
+    writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    running = await startExample('catalog-http', { CATALOG_FILE: file });
+  });
+  after(() => running.close());
+
+  it('serves one MCP server per catalog server, tools as written, calls echoed', async () => {
+    const client = new Client({ name: 'examples-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(running.url.replace('<server>', encodeURIComponent('Ant Design')))));
+    try {
+      assert.equal(client.getServerVersion()?.title, 'Ant Design Components');
+      assert.equal(client.getInstructions(), 'UI components');
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name), ['list_components', 'get_component']);
+      assert.deepEqual(tools[0].inputSchema, { type: 'object', properties: { filter: { type: 'string' } } });
+      const result = await client.callTool({ name: 'list_components', arguments: { filter: 'button' } });
+      assert.deepEqual(result.content, [{ type: 'text', text: 'Ant Design/list_components called with {"filter":"button"}' }]);
+      await assert.rejects(client.callTool({ name: 'missing', arguments: {} }), /Unknown tool: missing/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('answers 404 for a server that is not in the catalog, and names a bad line of the file', async () => {
+    const res = await fetch(running.url.replace('<server>', 'nope'), { method: 'POST', body: '{}' });
+    assert.equal(res.status, 404);
+    assert.match(await res.text(), /one of 2 servers/);
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, '{"server":"a","name":"x"}\n{"name":"y"}\n');
+    assert.throws(() => readCatalog(bad), /bad\.jsonl:2: a row needs "server" and "name"/);
   });
 });

@@ -14,6 +14,7 @@ import { MemoryCounterStore } from './store/memory/counters.ts';
 import type { CounterStore } from './store/counters.ts';
 import { FoundTools } from './optimizer/search-stage.ts';
 import { TokenUsage } from './optimizer/token-usage.ts';
+import { Embedders } from './optimizer/embedders.ts';
 import { GatewayMetrics } from './observe/metrics.ts';
 import { Catalog, LIST_KINDS } from './catalog/catalog.ts';
 import type { ListKind } from './catalog/types.ts';
@@ -78,6 +79,8 @@ export class Gateway implements Front {
   readonly metrics = new GatewayMetrics();
   /** Tokens of every tools/list served (metrics, and each session's totals). */
   readonly tokenUsage = new TokenUsage(this.metrics);
+  /** Embedding models of hybrid tool search: started on first use, kept across reloads. */
+  private readonly embedders = new Embedders();
 
   constructor(config: GatehouseConfig, logger: Logger) {
     this.config = config;
@@ -263,7 +266,7 @@ export class Gateway implements Front {
       const view = buildView(name, this.vsConfig(name)!, this.catalog, this.config.namespacing);
       const previous = this.views.get(name);
       this.views.set(name, { view, signature: signatureOf(view) });
-      const stages = buildStages(this.config, { virtualServer: name, counters: this.counters, logger: this.logger, foundTools: this.foundTools, metrics: this.metrics });
+      const stages = buildStages(this.config, { virtualServer: name, counters: this.counters, logger: this.logger, foundTools: this.foundTools, metrics: this.metrics, embedders: this.embedders });
       this.pipelines.set(name, stages.length === 0 ? null : compilePipeline(stages));
       if (previous) this.notifyChanges(name, previous.signature, signatureOf(view));
       for (const w of view.warnings) this.logger.warn({ virtualServer: name || '(default)' }, w);
@@ -404,6 +407,7 @@ export class Gateway implements Front {
     await this.apiKeyStore?.close();
     this.apiKeyStore = null;
     await this.userOAuth?.vault.close();
+    await this.embedders.close();
   }
 
   stats(): { sessions: number; upstreams: Record<string, unknown> } {

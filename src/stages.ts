@@ -8,9 +8,11 @@ import type { Stage } from './core/stage.ts';
 import type { Logger } from 'pino';
 import { createPolicyStage } from './policy/policy-stage.ts';
 import { createRateLimitStage } from './policy/rate-limit.ts';
-import { resolveToolSearch } from './optimizer/search-config.ts';
+import { resolveSection } from './optimizer/config.ts';
+import { createCompactionStage } from './optimizer/compaction.ts';
 import { createToolSearchStages } from './optimizer/search-stage.ts';
 import type { FoundTools } from './optimizer/search-stage.ts';
+import type { Embedders } from './optimizer/embedders.ts';
 import type { CounterStore } from './store/counters.ts';
 import type { GatewayMetrics } from './observe/metrics.ts';
 
@@ -24,18 +26,25 @@ export interface StageDeps {
   readonly foundTools?: FoundTools;
   /** The gateway's metrics (search timings). */
   readonly metrics?: GatewayMetrics;
+  /** The gateway's embedders (hybrid search), kept across config reloads. */
+  readonly embedders?: Embedders;
 }
 
 export function buildStages(config: GatehouseConfig, deps: StageDeps): Stage[] {
   const stages: Stage[] = [];
+  const vs = config.virtualServers[deps.virtualServer];
+  const compaction = createCompactionStage(resolveSection(config.compaction, vs?.compaction));
   // Search mode answers its meta-tools and refuses unfound tools before anything else (a meta-tool has no upstream
   // for policy to judge); its list half runs after policy, so a session lists and searches only what it may see.
   const search = createToolSearchStages({
-    config: resolveToolSearch(config.toolSearch, config.virtualServers[deps.virtualServer]?.toolSearch),
+    config: resolveSection(config.toolSearch, vs?.toolSearch),
     servers: config.upstreams,
     separator: config.namespacing.separator,
     ...(deps.foundTools && { found: deps.foundTools }),
     ...(deps.metrics && { metrics: deps.metrics }),
+    ...(deps.embedders && { embedders: deps.embedders }),
+    // Searches rank the full definitions; what they return is compacted like the session's list.
+    ...(compaction && { indexBefore: compaction.name }),
   });
   if (search) stages.push(search.request);
   const policy = createPolicyStage(config.policy, deps.virtualServer, { logger: deps.logger });
@@ -43,6 +52,8 @@ export function buildStages(config: GatehouseConfig, deps: StageDeps): Stage[] {
   // After authorization: a call the policy denies spends no tokens.
   const rateLimit = createRateLimitStage(config.rateLimits, deps.virtualServer, deps.counters);
   if (rateLimit) stages.push(rateLimit);
+  // Before search mode's list stage: what search_tools returns is compacted too.
+  if (compaction) stages.push(compaction);
   if (search) stages.push(search.list);
   return stages;
 }

@@ -174,3 +174,30 @@ describe('gatehouse start --tool-search', () => {
     }
   });
 });
+
+describe('tool search with the hybrid ranker (the offline model on a worker thread)', () => {
+  let gw: RunningGateway;
+  before(async () => {
+    gw = await startGateway({
+      upstreams: { everything: everythingStdio() },
+      toolSearch: { mode: 'search', ranker: 'hybrid', embedder: { kind: 'local' } },
+    });
+  });
+  after(() => gw.close());
+
+  it('answers searches while the catalog is embedded and after, with the same stable shape', async () => {
+    const c = await connectClient(gw.url);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r: any = await c.client.callTool({ name: 'search_tools', arguments: { query: 'add two numbers together', limit: 3 } });
+        assert.notEqual(r.isError, true, textOf(r));
+        assert.equal(r.structuredContent.tools[0].name, 'get-sum');
+        assert.equal(r.structuredContent.tools.length, 3);
+      }
+      // The gateway keeps serving while the model computes elsewhere.
+      assert.deepEqual(await c.client.ping(), {});
+    } finally {
+      await c.close();
+    }
+  });
+});

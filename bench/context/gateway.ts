@@ -96,6 +96,8 @@ const config = {
   virtualServers: {
     live: { include: [{ tags: ['livemcpbench'] }] },
     'live-all': { include: [{ tags: ['livemcpbench'] }], toolSearch: { mode: 'all' } },
+    'live-compact': { include: [{ tags: ['livemcpbench'] }], compaction: { enabled: true } },
+    'live-all-compact': { include: [{ tags: ['livemcpbench'] }], toolSearch: { mode: 'all' }, compaction: { enabled: true } },
     padded: { include: [{ tags: ['livemcpbench', 'padding'] }], toolSearch: { ranker: 'bm25' } },
     mcpbench: { include: [{ tags: ['mcpbench'] }] },
   },
@@ -136,30 +138,43 @@ async function search(client: Client, query: string, limit: number): Promise<Fou
 }
 const tokensOf = (tools: unknown[]) => countTokens(JSON.stringify({ tools }));
 
-// ---- quality and tokens (the 527 real tools) ---------------------------------------------------------------------
+// ---- quality and tokens (the 527 real tools), plain and compacted -----------------------------------------------
 const nameOf = new Map(data.tools.map((t) => [callName(t), t.name]));
-const live = await connect('live');
-const full = await connect('live-all');
-const fullTools = (await full.listTools()).tools;
-const fullTokens = tokensOf(fullTools);
-const listedTokens = tokensOf((await live.listTools()).tools);
+const fullTokens = tokensOf((await listAll('live-all')));
+const compactFullTokens = tokensOf((await listAll('live-all-compact')));
 
-const agentHit: number[] = [];
-for (const r of data.routes) {
-  const gold = new Set(r.executed_next.map((id) => callName({ server: id.split('::')[0], name: id.split('::').slice(1).join('::') })));
-  agentHit.push(hitAt((await search(live, clean(r.route_query), 5)).map((t) => t.name), gold, 5));
+async function listAll(path: string): Promise<unknown[]> {
+  const client = await connect(path);
+  const { tools } = await client.listTools();
+  await client.close();
+  return tools;
 }
 
-const perTask: { recall: number; hit: number; ndcg: number }[] = [];
-const sessionTokens: number[] = [];
-for (const t of data.tasks) {
-  // A fresh session per task: what it lists after one search is exactly what its model would carry.
-  const session = await connect('live');
-  const found = await search(session, t.query, 10);
-  perTask.push(taskScores(found.map((f) => f.name), new Set(t.gold_tool_names), 10, (id) => nameOf.get(id) ?? id));
-  sessionTokens.push(tokensOf((await session.listTools()).tools));
-  await session.close();
+async function quality(path: string) {
+  const live = await connect(path);
+  const listed = tokensOf((await live.listTools()).tools);
+  const agentHit: number[] = [];
+  for (const r of data.routes) {
+    const gold = new Set(r.executed_next.map((id) => callName({ server: id.split('::')[0], name: id.split('::').slice(1).join('::') })));
+    agentHit.push(hitAt((await search(live, clean(r.route_query), 5)).map((t) => t.name), gold, 5));
+  }
+  await live.close();
+  const perTask: { recall: number; hit: number; ndcg: number }[] = [];
+  const sessionTokens: number[] = [];
+  for (const t of data.tasks) {
+    // A fresh session per task: what it lists after one search is exactly what its model would carry.
+    const session = await connect(path);
+    const found = await search(session, t.query, 10);
+    perTask.push(taskScores(found.map((f) => f.name), new Set(t.gold_tool_names), 10, (id) => nameOf.get(id) ?? id));
+    sessionTokens.push(tokensOf((await session.listTools()).tools));
+    await session.close();
+  }
+  return { listed, agentHit, perTask, sessionTokens };
 }
+const plain = await quality('live');
+const compact = await quality('live-compact');
+const { agentHit, perTask, sessionTokens } = plain;
+const listedTokens = plain.listed;
 
 // ---- server routing (MCP-Bench): the first servers among the task's candidates in the ranked tools ---------------
 const mb = await connect('mcpbench');
@@ -197,7 +212,7 @@ const p50s = latencies.map((ms) => quantile(ms, 0.5));
 const p95s = latencies.map((ms) => quantile(ms, 0.95));
 const median = (xs: number[]) => quantile(xs, 0.5);
 
-await Promise.all([live, full, mb, padded].map((c) => c.close()));
+await Promise.all([mb, padded].map((c) => c.close()));
 
 // ---- report ------------------------------------------------------------------------------------------------------
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -206,6 +221,12 @@ const figures = {
   tokens_listed: listedTokens,
   tokens_session: Math.round(mean(sessionTokens)),
   tokens_saved_pct: pct(1 - mean(sessionTokens) / fullTokens),
+  tokens_full_compact: compactFullTokens,
+  tokens_session_compact: Math.round(mean(compact.sessionTokens)),
+  tokens_saved_compact_pct: pct(1 - mean(compact.sessionTokens) / fullTokens),
+  compact_agent_hit5: pct(mean(compact.agentHit)),
+  compact_task_recall10: pct(mean(compact.perTask.map((p) => p.recall))),
+  compact_task_hit10: pct(mean(compact.perTask.map((p) => p.hit))),
   agent_hit5: pct(mean(agentHit)),
   task_recall10: pct(mean(perTask.map((p) => p.recall))),
   task_hit10: pct(mean(perTask.map((p) => p.hit))),
@@ -222,6 +243,9 @@ console.log(`catalog: ${data.tools.length} LiveMCPBench tools / ${new Set(data.t
 console.log(`queries: ${data.routes.length} agent route queries, ${data.tasks.length} user tasks, ${data.mcpBench.length} MCP-Bench tasks\n`);
 console.log(`tokens (o200k): full tools/list ${fullTokens}; search-mode list ${listedTokens}; a session after one search (top 10) ` +
   `${figures.tokens_session} on average: ${goal(figures.tokens_saved_pct, 95)}% fewer (goal >= 95%)`);
+console.log(`compaction: full tools/list ${compactFullTokens} (${pct(1 - compactFullTokens / fullTokens)}% fewer); a compacted session ` +
+  `after one search ${figures.tokens_session_compact}: ${figures.tokens_saved_compact_pct}% fewer than the full list; with compaction ` +
+  `agent Hit@5 ${figures.compact_agent_hit5}%, Recall@10 ${figures.compact_task_recall10}%, Hit@10 ${figures.compact_task_hit10}%`);
 console.log(`agent queries Hit@5 ${goal(figures.agent_hit5, 85)}% (goal >= 85%)`);
 console.log(`user tasks Recall@10 ${goal(figures.task_recall10, 60)}% (>= 60%), Hit@10 ${goal(figures.task_hit10, 85)}% (>= 85%), ` +
   `nDCG@10 ${goal(figures.task_ndcg10, 45)} (>= 45)`);

@@ -191,6 +191,15 @@ describe('parseConfig: errors name file, line, column and key', () => {
     assert.equal(err.message, 'config.yaml:6:21: virtualServers.dev.include[0].upstreams[0]: expected the name of an upstream defined under upstreams, got "gihtub"; did you mean "github"?');
   });
 
+  test('the hybrid tool ranker without an embedder, at the top level and in a virtual server', () => {
+    const top = fails('toolSearch:\n  mode: search\n  ranker: hybrid\n');
+    assert.equal(top.message, 'config.yaml:3:11: toolSearch.ranker: expected an embedder for ranker: hybrid (add embedder: { kind: local }), or ranker: bm25, got "hybrid"');
+    const vs = fails('virtualServers:\n  dev:\n    toolSearch: { ranker: hybrid }\n');
+    assert.match(vs.message, /^config\.yaml:3:\d+: virtualServers\.dev\.toolSearch\.ranker: expected an embedder for ranker: hybrid, here or under the top-level toolSearch/);
+    const http = fails('toolSearch:\n  ranker: hybrid\n  embedder: { kind: http, url: nope, model: m }\n');
+    assert.match(http.message, /toolSearch\.embedder\.url: .*a URL like/);
+  });
+
   test('every issue is listed, sorted by position; the first one is on the error', () => {
     const err = fails(`upstreams:
   a:

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { authConfigSchema } from '../auth/config.ts';
 import { stdioAuthSchema, upstreamAuthSchema } from '../auth/credentials/config.ts';
 import { policyConfigSchema, rateLimitsSchema } from '../policy/config.ts';
-import { toolSearchOverrideSchema, toolSearchSchema } from '../optimizer/search-config.ts';
+import { compactionOverrideSchema, compactionSchema, toolSearchOverrideSchema, toolSearchSchema } from '../optimizer/config.ts';
 import { suggest } from './errors.ts';
 
 /*
@@ -175,8 +175,10 @@ export const virtualServerSchema = z.strictObject({
   derived: z.array(derivedTool).default([]),
   /** Hide the original of a derived tool (default: keep it when the selection includes it). */
   hideDerivedSources: bool().default(false),
-  /** Search mode for this virtual server (src/optimizer/search-config.ts); keys given replace the top-level ones. */
+  /** Search mode for this virtual server (src/optimizer/config.ts); keys given replace the top-level ones. */
   toolSearch: toolSearchOverrideSchema,
+  /** Compaction of tool definitions (src/optimizer/compaction.ts); keys given replace the top-level ones. */
+  compaction: compactionOverrideSchema,
 });
 
 export const configSchema = z.strictObject({
@@ -220,8 +222,10 @@ export const configSchema = z.strictObject({
   /** Who may see and call what (src/policy/config.ts). */
   policy: section(policyConfigSchema),
   rateLimits: section(rateLimitsSchema),
-  /** Search mode (src/optimizer/search-config.ts) of the default endpoint, and the default of every virtual server. */
+  /** Search mode (src/optimizer/config.ts) of the default endpoint, and the default of every virtual server. */
   toolSearch: section(toolSearchSchema),
+  /** Compaction of tool definitions (src/optimizer/compaction.ts) of the default endpoint, and every virtual server's default. */
+  compaction: section(compactionSchema),
   /** Durable local state (API keys, vault): an SQLite file. */
   store: section(z.strictObject({
     path: z.string().min(1).default('.gatehouse/gatehouse.db'),
@@ -242,7 +246,7 @@ export const configSchema = z.strictObject({
   // A virtual server that asks for the hybrid ranker needs an embedder, its own or the top-level one.
   for (const [vsName, vs] of Object.entries(config.virtualServers)) {
     if (vs.toolSearch?.ranker !== 'hybrid' || (vs.toolSearch.embedder ?? config.toolSearch.embedder) !== undefined) continue;
-    ctx.addIssue({ code: 'custom', path: ['virtualServers', vsName, 'toolSearch', 'ranker'], message: 'ranker: hybrid needs an embedder here or under the top-level toolSearch, e.g. { kind: local }' });
+    ctx.addIssue({ code: 'custom', path: ['virtualServers', vsName, 'toolSearch', 'ranker'], input: 'hybrid', message: 'an embedder for ranker: hybrid, here or under the top-level toolSearch (embedder: { kind: local }), or ranker: bm25' });
   }
   // A virtual server selecting an upstream that does not exist is a typo, not an empty selection.
   const known = Object.keys(config.upstreams);

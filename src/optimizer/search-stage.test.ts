@@ -4,8 +4,9 @@ import { ANONYMOUS } from '../auth/principal.ts';
 import type { JsonObject } from '../core/jsonrpc.ts';
 import { compilePipeline, LocalReply } from '../core/stage.ts';
 import type { StageContext } from '../core/stage.ts';
-import { toolSearchSchema } from './search-config.ts';
-import { createRankerSearcher, createToolSearchStages, FoundTools } from './search-stage.ts';
+import { toolSearchSchema } from './config.ts';
+import { createToolSearchStages, FoundTools } from './search-stage.ts';
+import { createRankerSearcher } from './searcher.ts';
 
 const TOOLS: JsonObject[] = [
   { name: 'weather__forecast', description: 'Weather forecast for a city', inputSchema: { type: 'object' } },

@@ -14,9 +14,10 @@ import { GatehouseError } from '../core/errors.ts';
 import type { JsonObject } from '../core/jsonrpc.ts';
 import { CONTINUE } from '../core/stage.ts';
 import type { RequestVerdict, Stage, StageContext } from '../core/stage.ts';
-import { Ranker } from './ranker.ts';
-import type { CatalogTool, Ranked } from './ranker.ts';
-import type { ToolSearchConfig } from './search-config.ts';
+import type { Embedders } from './embedders.ts';
+import type { ToolSearchConfig } from './config.ts';
+import { createHybridSearcher, createRankerSearcher } from './searcher.ts';
+import type { ServerInfo, ToolSearcher } from './searcher.ts';
 import type { GatewayMetrics } from '../observe/metrics.ts';
 
 export const SEARCH_TOOL = 'search_tools';
@@ -29,23 +30,6 @@ const MAX_SESSIONS = 10_000;
 /** Longest query searched (longer ones are cut): a search is local CPU work that no rate limit meters. */
 const MAX_QUERY = 1_000;
 
-/** Ranks a list of tools (as the session sees them) for a query. The stage's one seam to a ranker. */
-export interface ToolSearcher {
-  search(tools: readonly JsonObject[], query: string, limit: number, upstreamOf: (tool: JsonObject) => string | null): Ranked[] | Promise<Ranked[]>;
-}
-
-/** A searcher that answers at once (BM25 needs no I/O). */
-export interface SyncToolSearcher extends ToolSearcher {
-  search(tools: readonly JsonObject[], query: string, limit: number, upstreamOf: (tool: JsonObject) => string | null): Ranked[];
-}
-
-/** What the ranker indexes about an upstream besides its tools. */
-export interface ServerInfo {
-  readonly title?: string;
-  readonly description?: string;
-  readonly tags?: readonly string[];
-}
-
 export interface ToolSearchOptions {
   readonly config: ToolSearchConfig;
   /** Per upstream name: title, description and tags (indexed as the tool's server). */
@@ -57,6 +41,13 @@ export interface ToolSearchOptions {
   readonly found?: FoundTools;
   /** Where search timings and outcomes are counted. */
   readonly metrics?: GatewayMetrics;
+  /** The gateway's embedders, for `ranker: hybrid` (one per embedder config, kept across reloads). */
+  readonly embedders?: Embedders;
+  /**
+   * Index the list as it is before this stage (a list stage placed before search's own, e.g. compaction): searches
+   * then rank the full definitions while returning them as the session sees them. Names must be the same in both.
+   */
+  readonly indexBefore?: string;
 }
 
 /**
@@ -168,7 +159,7 @@ const CALL_DEFINITION: JsonObject = {
 export function createToolSearchStages(options: ToolSearchOptions): ToolSearchStages | null {
   const { config } = options;
   if (config.mode !== 'search') return null;
-  const searcher = options.searcher ?? createRankerSearcher(options.servers ?? {}, options.separator ?? '__');
+  const searcher = options.searcher ?? defaultSearcher(options);
   const metaTools = [SEARCH_DEFINITION(config), CALL_DEFINITION];
   const isMeta = (name: unknown) => name === SEARCH_TOOL || name === CALL_TOOL;
   const isPinned = (name: string) => config.pinned.length > 0 && matchesAny(name, config.pinned);
@@ -201,7 +192,8 @@ export function createToolSearchStages(options: ToolSearchOptions): ToolSearchSt
     }
     const started = performance.now();
     const tools = visible(ctx);
-    const ranked = await searcher.search(tools, query.slice(0, MAX_QUERY), limit, (t) => ctx.upstreamOf('tools', t));
+    const indexed = options.indexBefore === undefined ? tools : ctx.listBefore(options.indexBefore, 'tools');
+    const ranked = await searcher.search(indexed, query.slice(0, MAX_QUERY), limit, (t) => ctx.upstreamOf('tools', t));
     metrics?.toolSearchSeconds.observe({ virtual_server: ctx.virtualServer }, (performance.now() - started) / 1000);
     const byName = new Map<string, JsonObject>();
     const wanted = new Set(ranked.map((r) => r.name));
@@ -287,70 +279,10 @@ function render(query: string, tools: readonly JsonObject[]): string {
   return `Tools for "${query}" (call them directly or through call_tool):\n${lines.join('\n')}`;
 }
 
-interface IndexEntry {
-  tools: readonly JsonObject[];
-  ranker: Ranker;
-  /** What the ranker holds, per upstream, to update only the upstreams whose tools changed. */
-  groups: Map<string, JsonObject[]>;
-}
-
-/** Indexes kept: one per distinct list a principal sees (policy can give principals different lists). */
-const MAX_INDEXES = 8;
-
-/**
- * The searcher backed by src/optimizer/ranker.ts (BM25). Indexes are cached by the list they were built from: the
- * same array (no policy, or nothing hidden) or the same items (a policy-filtered copy); a changed list updates only
- * the upstreams whose tools changed, in the index used least recently.
- */
-export function createRankerSearcher(servers: Readonly<Record<string, ServerInfo>>, separator: string): SyncToolSearcher {
-  const entries: IndexEntry[] = [];
-
-  function toCatalogTool(t: JsonObject, upstream: string): CatalogTool {
-    const name = t.name as string;
-    const server = servers[upstream];
-    const prefix = `${upstream}${separator}`;
-    const tool: CatalogTool = { name, upstream, inputSchema: (t.inputSchema as CatalogTool['inputSchema'] | undefined) ?? {} };
-    if (name.startsWith(prefix) && name.length > prefix.length) tool.upstreamName = name.slice(prefix.length);
-    if (typeof t.description === 'string') tool.description = t.description;
-    if (server?.title !== undefined) tool.serverTitle = server.title;
-    if (server?.description !== undefined) tool.serverDescription = server.description;
-    if (server?.tags !== undefined) tool.tags = [...server.tags];
-    return tool;
+function defaultSearcher(options: ToolSearchOptions): ToolSearcher {
+  const { config, servers = {}, separator = '__', embedders } = options;
+  if (config.ranker === 'hybrid' && config.embedder !== undefined && embedders !== undefined) {
+    return createHybridSearcher(servers, separator, embedders.get(config.embedder));
   }
-
-  function indexFor(tools: readonly JsonObject[], upstreamOf: (t: JsonObject) => string | null): Ranker {
-    let at = entries.findIndex((e) => e.tools === tools || sameItems(e.tools, tools));
-    if (at < 0) {
-      if (entries.length < MAX_INDEXES) entries.push({ tools: [], ranker: new Ranker(), groups: new Map() });
-      at = entries.length - 1;
-      sync(entries[at], tools, upstreamOf);
-    }
-    const [entry] = entries.splice(at, 1);
-    entry.tools = tools;
-    entries.unshift(entry);
-    return entry.ranker;
-  }
-
-  function sync(entry: IndexEntry, tools: readonly JsonObject[], upstreamOf: (t: JsonObject) => string | null): void {
-    const groups = Map.groupBy(tools, (t) => upstreamOf(t) ?? '');
-    for (const upstream of entry.groups.keys()) if (!groups.has(upstream)) entry.ranker.removeUpstream(upstream);
-    for (const [upstream, list] of groups) {
-      const before = entry.groups.get(upstream);
-      if (before === undefined || !sameItems(before, list)) entry.ranker.setUpstream(upstream, list.map((t) => toCatalogTool(t, upstream)));
-    }
-    entry.groups = groups;
-  }
-
-  return {
-    search(tools, query, limit, upstreamOf) {
-      if (tools.length === 0) return [];
-      return indexFor(tools, upstreamOf).search(query, limit);
-    },
-  };
-}
-
-function sameItems(a: readonly JsonObject[], b: readonly JsonObject[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return createRankerSearcher(servers, separator);
 }

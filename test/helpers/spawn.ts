@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 /** The repository root (this file is test/helpers/spawn.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export type HttpExampleName = 'weather-http' | 'clock-sse';
+export type HttpExampleName = 'weather-http' | 'clock-sse' | 'catalog-http';
 export type StdioExampleName = 'notes-stdio';
 
 const STARTUP_TIMEOUT_MS = 15_000;

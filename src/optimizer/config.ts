@@ -60,7 +60,7 @@ export const toolSearchOverrideSchema = z.strictObject({
 
 function needsEmbedder(value: { ranker: string; embedder?: unknown }, ctx: z.RefinementCtx): void {
   if (value.ranker === 'hybrid' && value.embedder === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['embedder'], input: value, message: 'ranker: hybrid needs an embedder, e.g. { kind: local }' });
+    ctx.addIssue({ code: 'custom', path: ['ranker'], input: value.ranker, message: 'an embedder for ranker: hybrid (add embedder: { kind: local }), or ranker: bm25' });
   }
 }
 
@@ -68,8 +68,45 @@ export type ToolSearchConfig = z.output<typeof toolSearchSchema>;
 export type ToolSearchOverride = z.output<typeof toolSearchOverrideSchema>;
 export type EmbedderConfig = z.output<typeof embedderSchema>;
 
-/** The settings that apply to one virtual server (top level, then its own keys). */
-export function resolveToolSearch(defaults: ToolSearchConfig, own: ToolSearchOverride): ToolSearchConfig {
+
+const tokens = z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().min(0).max(100_000));
+const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
+const compactionFields = {
+  /** Compact the tool definitions this endpoint lists (and search_tools returns). */
+  enabled: flag,
+  /** Collapse runs of blanks and blank lines. */
+  whitespace: flag,
+  /** Drop JSON Schema `examples`/`example`/`$comment` and example blocks of descriptions. */
+  examples: flag,
+  /** Longest tool description in o200k tokens, cut at a sentence (0 = no limit). */
+  maxDescriptionTokens: tokens,
+  /** Longest parameter (nested schema) description in o200k tokens (0 = no limit). */
+  maxParameterTokens: tokens,
+};
+
+/** The `compaction` config keys (issue 6), top level and per virtual server like `toolSearch`. */
+export const compactionSchema = z.strictObject({
+  enabled: compactionFields.enabled.default(false),
+  whitespace: compactionFields.whitespace.default(true),
+  examples: compactionFields.examples.default(true),
+  maxDescriptionTokens: compactionFields.maxDescriptionTokens.default(200),
+  maxParameterTokens: compactionFields.maxParameterTokens.default(60),
+}).prefault({});
+
+export const compactionOverrideSchema = z.strictObject({
+  enabled: compactionFields.enabled.optional(),
+  whitespace: compactionFields.whitespace.optional(),
+  examples: compactionFields.examples.optional(),
+  maxDescriptionTokens: compactionFields.maxDescriptionTokens.optional(),
+  maxParameterTokens: compactionFields.maxParameterTokens.optional(),
+}).optional();
+
+export type CompactionConfig = z.output<typeof compactionSchema>;
+export type CompactionOverride = z.output<typeof compactionOverrideSchema>;
+
+/** The keys a virtual server gives replace the top-level ones (toolSearch and compaction alike). */
+export function resolveSection<T extends object>(defaults: T, own: Partial<T> | undefined): T {
   if (own === undefined) return defaults;
   const merged = { ...defaults };
   for (const [key, value] of Object.entries(own)) if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
