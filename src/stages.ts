@@ -40,6 +40,7 @@ export function buildStages(config: GatehouseConfig, deps: StageDeps): Stage[] {
     config: resolveSection(config.toolSearch, vs?.toolSearch),
     servers: config.upstreams,
     separator: config.namespacing.separator,
+    virtualServer: deps.virtualServer,
     ...(deps.foundTools && { found: deps.foundTools }),
     ...(deps.metrics && { metrics: deps.metrics }),
     ...(deps.embedders && { embedders: deps.embedders }),

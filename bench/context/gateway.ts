@@ -171,6 +171,27 @@ async function quality(path: string) {
   }
   return { listed, agentHit, perTask, sessionTokens };
 }
+// The hybrid ranker embeds a list on its first search and ranks with BM25 alone until it is done: wait for that.
+if (args.ranker === 'hybrid') {
+  const t1 = performance.now();
+  for (const path of ['live', 'live-compact', 'mcpbench']) {
+    const client = await connect(path);
+    await search(client, 'warm up', 1);
+    await client.close();
+  }
+  await embeddingsDone();
+  console.log(`embedded the catalogs in ${Math.round(performance.now() - t1)} ms (worker thread)`);
+}
+
+async function embeddingsDone(): Promise<void> {
+  for (;;) {
+    const text = await (await fetch(new URL('/metrics', mcpUrl))).text();
+    const pending = [...text.matchAll(/^gatehouse_tool_search_pending_embeddings\{[^}]*\} (\d+)/gm)].map((m) => Number(m[1]));
+    if (pending.every((n) => n === 0)) return;
+    await new Promise((r) => setTimeout(r, 250)); // polling the gateway's metrics: there is no event to await from outside
+  }
+}
+
 const plain = await quality('live');
 const compact = await quality('live-compact');
 const { agentHit, perTask, sessionTokens } = plain;
@@ -193,17 +214,29 @@ for (const row of data.mcpBench) {
   routingRecall.push(gold.filter((g) => top.includes(g)).length / gold.length);
 }
 
-// ---- latency at 5,000 tools: search_tools round trips, client to gateway and back --------------------------------
-const padded = await connect('padded');
-const paddedCount = (await padded.callTool({ name: 'search_tools', arguments: { query: 'x', limit: 1 } }), data.tools.length + padding.length);
+// ---- latency at 5,000 tools: search_tools round trips over plain HTTP (a lean client: the SDK's own parsing of the
+// answer is the client's cost, not the gateway's), one session, keep-alive ----------------------------------------
+const paddedCount = data.tools.length + padding.length;
+const paddedUrl = `${mcpUrl}/padded`;
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const opened = await fetch(paddedUrl, { method: 'POST', headers: HEADERS, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'context-bench', version: '1.0.0' } } }) });
+const sessionHeaders = { ...HEADERS, 'mcp-session-id': opened.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+await opened.text();
+await (await fetch(paddedUrl, { method: 'POST', headers: sessionHeaders, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+let nextId = 1;
+async function rawSearch(query: string): Promise<void> {
+  const res = await fetch(paddedUrl, { method: 'POST', headers: sessionHeaders, body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name: 'search_tools', arguments: { query, limit: 10 } } }) });
+  const text = await res.text();
+  if (!res.ok || !text.includes('"structuredContent"')) throw new Error(`search_tools failed: ${res.status} ${text.slice(0, 200)}`);
+}
 const queries = [...data.routes.map((r) => clean(r.route_query)), ...data.tasks.map((t) => t.query)];
-for (const q of queries.slice(0, 30)) await search(padded, q, 10); // warm-up
+for (const q of queries.slice(0, 30)) await rawSearch(q); // warm-up
 const latencies: number[][] = [];
 for (let round = 0; round < rounds; round++) {
   const ms: number[] = [];
   for (const q of queries) {
     const start = performance.now();
-    await search(padded, q, 10);
+    await rawSearch(q);
     ms.push(performance.now() - start);
   }
   latencies.push(ms);
@@ -212,7 +245,7 @@ const p50s = latencies.map((ms) => quantile(ms, 0.5));
 const p95s = latencies.map((ms) => quantile(ms, 0.95));
 const median = (xs: number[]) => quantile(xs, 0.5);
 
-await Promise.all([mb, padded].map((c) => c.close()));
+await mb.close();
 
 // ---- report ------------------------------------------------------------------------------------------------------
 const round2 = (x: number) => Math.round(x * 100) / 100;

@@ -56,6 +56,14 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** Upstream tool lists waiting for their vectors (hybrid search ranks with BM25 alone until this is 0). */
+  readonly toolSearchPendingEmbeddings = new Gauge({
+    name: 'gatehouse_tool_search_pending_embeddings',
+    help: 'Upstream tool lists waiting to be embedded for hybrid search, by virtual server',
+    labelNames: ['virtual_server'],
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -35,6 +35,8 @@ const fields = {
   /** bm25: full-text ranking alone; hybrid: BM25 fused with an embedding ranker (needs `embedder`). */
   ranker: z.enum(['bm25', 'hybrid']),
   embedder: embedderSchema,
+  /** Fuse a server-first pass into the ranking (rank servers, then tools within the best few). */
+  serverFirst: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()),
 };
 
 export const toolSearchSchema = z.strictObject({
@@ -45,6 +47,7 @@ export const toolSearchSchema = z.strictObject({
   maxFound: fields.maxFound.default(100),
   ranker: fields.ranker.default('bm25'),
   embedder: fields.embedder.optional(),
+  serverFirst: fields.serverFirst.default(false),
 }).superRefine(needsEmbedder).prefault({});
 
 /** A virtual server's `toolSearch`: the keys it gives replace the top-level ones. */
@@ -56,6 +59,7 @@ export const toolSearchOverrideSchema = z.strictObject({
   maxFound: fields.maxFound.optional(),
   ranker: fields.ranker.optional(),
   embedder: fields.embedder.optional(),
+  serverFirst: fields.serverFirst.optional(),
 }).optional();
 
 function needsEmbedder(value: { ranker: string; embedder?: unknown }, ctx: z.RefinementCtx): void {

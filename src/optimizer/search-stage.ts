@@ -48,6 +48,8 @@ export interface ToolSearchOptions {
    * then rank the full definitions while returning them as the session sees them. Names must be the same in both.
    */
   readonly indexBefore?: string;
+  /** The virtual server this stage serves, for metric labels. */
+  readonly virtualServer?: string;
 }
 
 /**
@@ -282,7 +284,11 @@ function render(query: string, tools: readonly JsonObject[]): string {
 function defaultSearcher(options: ToolSearchOptions): ToolSearcher {
   const { config, servers = {}, separator = '__', embedders } = options;
   if (config.ranker === 'hybrid' && config.embedder !== undefined && embedders !== undefined) {
-    return createHybridSearcher(servers, separator, embedders.get(config.embedder));
+    const labels = { virtual_server: options.virtualServer ?? '' };
+    return createHybridSearcher(servers, separator, embedders.get(config.embedder), {
+      serverFirst: config.serverFirst,
+      onPending: (n) => options.metrics?.toolSearchPendingEmbeddings.set(labels, n),
+    });
   }
-  return createRankerSearcher(servers, separator);
+  return createRankerSearcher(servers, separator, { serverFirst: config.serverFirst });
 }

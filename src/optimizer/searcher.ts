@@ -46,8 +46,25 @@ interface IndexEntry {
  * The index cache shared by both kinds. An index is found by the list it was built from: the same array (no policy,
  * or nothing hidden) or the same items (a policy-filtered copy); a changed list updates the index used least recently.
  */
-function createIndexes(servers: Readonly<Record<string, ServerInfo>>, separator: string, semantic?: () => EmbeddingRanker) {
+/** How the searchers rank, besides the embedder. */
+export interface SearcherOptions {
+  /** Fuse a server-first pass into BM25 (src/optimizer/ranker.ts, `serverFirst`). */
+  readonly serverFirst?: boolean;
+}
+
+function createIndexes(
+  servers: Readonly<Record<string, ServerInfo>>,
+  separator: string,
+  options: SearcherOptions,
+  semantic?: () => EmbeddingRanker,
+  onPending?: (count: number) => void,
+) {
   const entries: IndexEntry[] = [];
+  let pending = 0;
+  const pendingChanged = (delta: number) => {
+    pending += delta;
+    onPending?.(pending);
+  };
 
   function toCatalogTool(t: JsonObject, upstream: string): CatalogTool {
     const name = t.name as string;
@@ -81,10 +98,14 @@ function createIndexes(servers: Readonly<Record<string, ServerInfo>>, separator:
 
   function embed(entry: IndexEntry, update: (hybrid: HybridRanker) => void | Promise<void>): void {
     entry.pendingEmbeddings++;
+    pendingChanged(1);
     entry.embedding = entry.embedding
       .then(() => update(entry.hybrid!))
       .catch(() => {}) // an embedder that fails leaves the tools to BM25; the next list change tries again
-      .finally(() => void entry.pendingEmbeddings--);
+      .finally(() => {
+        entry.pendingEmbeddings--;
+        pendingChanged(-1);
+      });
   }
 
   return {
@@ -97,7 +118,7 @@ function createIndexes(servers: Readonly<Record<string, ServerInfo>>, separator:
       let at = entries.findIndex((e) => e.tools === tools || sameItems(e.tools, tools));
       if (at < 0) {
         if (entries.length < MAX_INDEXES) {
-          const lexical = new Ranker();
+          const lexical = new Ranker([], { serverFirst: options.serverFirst ?? false });
           const entry: IndexEntry = { tools: [], lexical, groups: new Map(), embedding: Promise.resolve(), pendingEmbeddings: 0 };
           if (semantic) entry.hybrid = new HybridRanker(lexical, semantic());
           entries.push(entry);
@@ -114,8 +135,8 @@ function createIndexes(servers: Readonly<Record<string, ServerInfo>>, separator:
 }
 
 /** BM25 over the tools, their upstream's title, description and tags. */
-export function createRankerSearcher(servers: Readonly<Record<string, ServerInfo>>, separator: string): SyncToolSearcher {
-  const indexes = createIndexes(servers, separator);
+export function createRankerSearcher(servers: Readonly<Record<string, ServerInfo>>, separator: string, options: SearcherOptions = {}): SyncToolSearcher {
+  const indexes = createIndexes(servers, separator, options);
   return {
     search(tools, query, limit, upstreamOf) {
       if (tools.length === 0) return [];
@@ -129,8 +150,16 @@ export function createRankerSearcher(servers: Readonly<Record<string, ServerInfo
  * changes, off the request path; a search while some are still being embedded ranks with BM25 alone, so a new
  * upstream is findable at once and the fusion never favours the tools that happen to have vectors already.
  */
-export function createHybridSearcher(servers: Readonly<Record<string, ServerInfo>>, separator: string, embedder: Embedder): ToolSearcher & { idle(): Promise<void> } {
-  const indexes = createIndexes(servers, separator, () => new EmbeddingRanker(embedder));
+export function createHybridSearcher(
+  servers: Readonly<Record<string, ServerInfo>>,
+  separator: string,
+  embedder: Embedder,
+  options: SearcherOptions & {
+    /** Told how many upstream lists are waiting for their vectors, whenever that changes. */
+    onPending?: (count: number) => void;
+  } = {},
+): ToolSearcher & { idle(): Promise<void> } {
+  const indexes = createIndexes(servers, separator, options, () => new EmbeddingRanker(embedder), options.onPending);
   return {
     idle: () => indexes.idle(),
     async search(tools, query, limit, upstreamOf) {
