@@ -15,6 +15,10 @@ import type { CounterStore } from './store/counters.ts';
 import { FoundTools } from './optimizer/search-stage.ts';
 import { TokenUsage } from './optimizer/token-usage.ts';
 import { Embedders } from './optimizer/embedders.ts';
+import { PinningGate } from './guard/pinning.ts';
+import type { PinStore } from './store/pins.ts';
+import { MemoryPinStore } from './store/memory/pins.ts';
+import { openSqlitePinStore } from './store/sqlite/pins.ts';
 import { GatewayMetrics } from './observe/metrics.ts';
 import { Catalog, LIST_KINDS } from './catalog/catalog.ts';
 import type { ListKind } from './catalog/types.ts';
@@ -81,6 +85,10 @@ export class Gateway implements Front {
   readonly tokenUsage = new TokenUsage(this.metrics);
   /** Embedding models of hybrid tool search: started on first use, kept across reloads. */
   private readonly embedders = new Embedders();
+  /** Pins and approvals (null with pinning off); opened once, a reload that changes the mode needs a restart. */
+  readonly pins: PinStore | null = null;
+  private pinWatch: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(config: GatehouseConfig, logger: Logger) {
     this.config = config;
@@ -108,6 +116,10 @@ export class Gateway implements Front {
       toolsListed: (session, served, all) => this.tokenUsage.listed(session, served, all),
     });
     this.catalog.on('change', () => this.onCatalogChange());
+    if (config.pinning.mode !== 'off') {
+      this.pins = config.pinning.store === 'sqlite' ? openSqlitePinStore(config.store.path) : new MemoryPinStore();
+      this.catalog.gate = new PinningGate(this.pins, { mode: config.pinning.mode });
+    }
     this.configureViews();
     this.identity = this.createIdentity(config);
     if (config.vault !== undefined) {
@@ -152,7 +164,37 @@ export class Gateway implements Front {
     // Port 0 picks a free port: the origin policy and URLs must use the real one.
     this.options = frontOptions(this.config);
     await Promise.all(Object.entries(this.config.upstreams).filter(([, u]) => u.enabled).map(([name, u]) => this.addUpstream(name, u)));
+    this.watchApprovals();
     return `http://${host}:${address.port}${this.config.server.path}`;
+  }
+
+  /**
+   * Approvals may be made by `gatehouse approvals` in another process: the store's change stamp (SQLite
+   * data_version) moves, and the catalog is vetted again, so an approved tool comes back (with list_changed) within
+   * `pinning.checkInterval`.
+   */
+  private watchApprovals(): void {
+    const pins = this.pins;
+    if (pins === null || this.config.pinning.store !== 'sqlite') return;
+    let stamp: number | null = null;
+    let busy = false;
+    this.pinWatch = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      pins.changeStamp()
+        .then(async (now) => {
+          if (stamp !== null && now !== stamp) await this.catalog.revet();
+          stamp = now;
+        })
+        .catch((err: unknown) => this.logger.warn({ err }, 'pinning: could not check the store for approvals'))
+        .finally(() => (busy = false));
+    }, this.config.pinning.checkInterval);
+    this.pinWatch.unref();
+  }
+
+  /** Vet the catalog again now (after an approval made in this process, e.g. by the admin API or a test). */
+  revet(): Promise<void> {
+    return this.catalog.revet();
   }
 
   get currentConfig(): GatehouseConfig {
@@ -408,6 +450,10 @@ export class Gateway implements Front {
     this.apiKeyStore = null;
     await this.userOAuth?.vault.close();
     await this.embedders.close();
+    if (this.pinWatch) clearInterval(this.pinWatch);
+    this.pinWatch = null;
+    if (!this.closed) await this.pins?.close();
+    this.closed = true;
   }
 
   stats(): { sessions: number; upstreams: Record<string, unknown> } {

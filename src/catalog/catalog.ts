@@ -8,6 +8,22 @@ import type { JsonObject } from '../core/jsonrpc.ts';
 import type { UpstreamConnection, UpstreamInfo } from '../upstream/types.ts';
 import type { ListKind, PromptDef, ResourceDef, ResourceTemplateDef, ToolDef } from './types.ts';
 
+/** A definition kept out of the lists (src/guard/pinning.ts): not listed, not callable, until approved. */
+export interface QuarantinedDef {
+  kind: ListKind;
+  key: string;
+  reason: string;
+  approval: string;
+}
+
+/**
+ * What every listed definition passes before the catalog keeps it (pinning, scanning). An error fails the upstream's
+ * listing: nothing unvetted is ever served.
+ */
+export interface DefinitionGate {
+  vet(upstream: string, kind: ListKind, items: readonly JsonObject[]): Promise<{ kept: JsonObject[]; quarantined: QuarantinedDef[] }>;
+}
+
 export interface UpstreamEntry {
   readonly upstream: string;
   status: 'starting' | 'ready' | 'failed';
@@ -17,6 +33,10 @@ export interface UpstreamEntry {
   resources: ResourceDef[];
   resourceTemplates: ResourceTemplateDef[];
   prompts: PromptDef[];
+  /** Definitions the gate kept out, per list. */
+  quarantined: Record<ListKind, QuarantinedDef[]>;
+  /** Every list as the upstream sent it, for vetting again after an approval. */
+  raw: Record<ListKind, JsonObject[]>;
   /** Tags and title from config, used by selections and descriptions. */
   tags: readonly string[];
   title: string | undefined;
@@ -34,14 +54,18 @@ export const LIST_KINDS = Object.keys(LISTS) as ListKind[];
 /** Upper bound on pages fetched from one upstream for one list, against a cursor that never ends. */
 const MAX_PAGES = 1000;
 
+const emptyLists = <T>(): Record<ListKind, T[]> => ({ tools: [], resources: [], resourceTemplates: [], prompts: [] });
+
 export class Catalog extends EventEmitter<{ change: [upstream: string, kinds: ListKind[]] }> {
   version = 0;
   readonly entries = new Map<string, UpstreamEntry>();
+  /** Set once at start when pinning or scanning is on. */
+  gate: DefinitionGate | null = null;
 
   declare(upstream: string, tags: readonly string[], title: string | undefined): UpstreamEntry {
     let entry = this.entries.get(upstream);
     if (!entry) {
-      entry = { upstream, status: 'starting', error: null, info: null, tools: [], resources: [], resourceTemplates: [], prompts: [], tags, title };
+      entry = { upstream, status: 'starting', error: null, info: null, tools: [], resources: [], resourceTemplates: [], prompts: [], quarantined: emptyLists(), raw: emptyLists(), tags, title };
       this.entries.set(upstream, entry);
     } else {
       entry.tags = tags;
@@ -55,11 +79,10 @@ export class Catalog extends EventEmitter<{ change: [upstream: string, kinds: Li
     const entry = this.entries.get(upstream);
     if (!entry) return;
     const lists = await Promise.all(LIST_KINDS.map((kind) => this.fetch(conn, kind)));
+    const vetted = await Promise.all(LIST_KINDS.map((kind, i) => this.vet(upstream, kind, lists[i])));
     if (this.entries.get(upstream) !== entry) return; // removed meanwhile
     entry.info = conn.info;
-    LIST_KINDS.forEach((kind, i) => {
-      (entry as unknown as Record<ListKind, unknown[]>)[kind] = lists[i];
-    });
+    LIST_KINDS.forEach((kind, i) => this.keep(entry, kind, lists[i], vetted[i]));
     entry.status = 'ready';
     entry.error = null;
     this.bump(upstream, LIST_KINDS);
@@ -70,11 +93,36 @@ export class Catalog extends EventEmitter<{ change: [upstream: string, kinds: Li
     const entry = this.entries.get(upstream);
     if (!entry || entry.status !== 'ready') return;
     const lists = await Promise.all(kinds.map((kind) => this.fetch(conn, kind)));
+    const vetted = await Promise.all(kinds.map((kind, i) => this.vet(upstream, kind, lists[i])));
     if (this.entries.get(upstream) !== entry) return;
-    kinds.forEach((kind, i) => {
-      (entry as unknown as Record<ListKind, unknown[]>)[kind] = lists[i];
-    });
+    kinds.forEach((kind, i) => this.keep(entry, kind, lists[i], vetted[i]));
     this.bump(upstream, kinds);
+  }
+
+  /**
+   * Vet every ready upstream's lists again (an approval or rejection was made, perhaps by another process) and tell
+   * the views about the upstreams whose lists changed.
+   */
+  async revet(): Promise<void> {
+    for (const entry of [...this.entries.values()]) {
+      if (entry.status !== 'ready') continue;
+      const vetted = await Promise.all(LIST_KINDS.map((kind) => this.vet(entry.upstream, kind, entry.raw[kind])));
+      if (this.entries.get(entry.upstream) !== entry) continue;
+      const changed = LIST_KINDS.filter((kind, i) => !sameList(entry[kind], vetted[i].kept) || !sameQuarantine(entry.quarantined[kind], vetted[i].quarantined));
+      if (changed.length === 0) continue;
+      for (const kind of changed) this.keep(entry, kind, entry.raw[kind], vetted[LIST_KINDS.indexOf(kind)]);
+      this.bump(entry.upstream, changed);
+    }
+  }
+
+  private vet(upstream: string, kind: ListKind, items: JsonObject[]): Promise<{ kept: JsonObject[]; quarantined: QuarantinedDef[] }> {
+    return this.gate ? this.gate.vet(upstream, kind, items) : Promise.resolve({ kept: items, quarantined: [] });
+  }
+
+  private keep(entry: UpstreamEntry, kind: ListKind, raw: JsonObject[], vetted: { kept: JsonObject[]; quarantined: QuarantinedDef[] }): void {
+    entry.raw[kind] = raw;
+    (entry as unknown as Record<ListKind, JsonObject[]>)[kind] = vetted.kept;
+    entry.quarantined[kind] = vetted.quarantined;
   }
 
   fail(upstream: string, error: string): void {
@@ -88,6 +136,8 @@ export class Catalog extends EventEmitter<{ change: [upstream: string, kinds: Li
       entry.resources = [];
       entry.resourceTemplates = [];
       entry.prompts = [];
+      entry.quarantined = emptyLists();
+      entry.raw = emptyLists();
       this.bump(upstream, LIST_KINDS);
     }
   }
@@ -101,20 +151,28 @@ export class Catalog extends EventEmitter<{ change: [upstream: string, kinds: Li
     this.emit('change', upstream, kinds);
   }
 
-  private async fetch(conn: UpstreamConnection, kind: ListKind): Promise<unknown[]> {
+  private async fetch(conn: UpstreamConnection, kind: ListKind): Promise<JsonObject[]> {
     const spec = LISTS[kind];
     if (conn.info.capabilities[spec.capability] === undefined) return [];
-    const items: unknown[] = [];
+    const items: JsonObject[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       const result: JsonObject = await conn.request(spec.method, cursor === undefined ? undefined : { cursor });
       const list = result[spec.key];
-      if (Array.isArray(list)) for (const item of list) if (isDefinition(item, kind)) items.push(item);
+      if (Array.isArray(list)) for (const item of list) if (isDefinition(item, kind)) items.push(item as JsonObject);
       cursor = typeof result.nextCursor === 'string' && result.nextCursor !== '' ? result.nextCursor : undefined;
       if (cursor === undefined) break;
     }
     return items;
   }
+}
+
+function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i]);
+}
+
+function sameQuarantine(a: readonly QuarantinedDef[], b: readonly QuarantinedDef[]): boolean {
+  return a.length === b.length && a.every((q, i) => q.key === b[i].key && q.reason === b[i].reason && q.approval === b[i].approval);
 }
 
 /** Upstream input is validated at the edge: a definition without its key fields is dropped. */

@@ -13,6 +13,9 @@ import type { CallContext, DownstreamSession } from '../session/session.ts';
 import type { Exchange } from '../server/exchange.ts';
 import type { UpstreamConnection } from '../upstream/types.ts';
 import type { View } from './view.ts';
+import type { QuarantinedDef } from './catalog.ts';
+import { quarantineText } from '../guard/pinning.ts';
+import type { QuarantineReason } from '../guard/pinning.ts';
 import { InputRequests } from './input-requests.ts';
 
 export interface ConnectionSource {
@@ -188,7 +191,7 @@ export class Router {
     const name = params?.name;
     if (typeof name !== 'string') throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', ['tools/call needs a string "name"']);
     const route = view.toolRoutes.get(name);
-    if (!route) throw new GatehouseError('GH_ERR_TOOL_NOT_FOUND', [name]);
+    if (!route) throw notFound('tool', name, view.quarantine.tools, 'GH_ERR_TOOL_NOT_FOUND');
     let args = params!.arguments;
     if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args))) {
       throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', ['tools/call "arguments" must be an object']);
@@ -204,13 +207,14 @@ export class Router {
     const name = params?.name;
     if (typeof name !== 'string') throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', ['prompts/get needs a string "name"']);
     const route = view.promptRoutes.get(name);
-    if (!route) throw new GatehouseError('GH_ERR_PROMPT_NOT_FOUND', [name]);
+    if (!route) throw notFound('prompt', name, view.quarantine.prompts, 'GH_ERR_PROMPT_NOT_FOUND');
     return this.forward(ctx, route.upstream, 'prompts/get', { ...params, name: route.original });
   }
 
   private byUri(ctx: CallContext, params: JsonObject | undefined, view: View, method: string): Promise<JsonObject> {
     const uri = params?.uri;
     if (typeof uri !== 'string') throw new GatehouseError('GH_ERR_RPC_INVALID_PARAMS', [`${method} needs a string "uri"`]);
+    if (view.quarantine.resources.has(uri)) throw notFound('resource', uri, view.quarantine.resources, 'GH_ERR_RESOURCE_NOT_FOUND');
     const upstream = resourceUpstream(view, uri);
     if (!upstream) throw new GatehouseError('GH_ERR_RESOURCE_NOT_FOUND', [uri]);
     return this.forward(ctx, upstream, method, params);
@@ -509,4 +513,11 @@ function decodeCursor(cursor: string): number {
   if (!text.startsWith('o:')) return -1;
   const n = Number(text.slice(2));
   return Number.isSafeInteger(n) ? n : -1;
+}
+
+/** A target the view does not route: quarantined (say so, and why), or unknown. */
+function notFound(what: string, name: string, quarantine: ReadonlyMap<string, QuarantinedDef>, unknown: 'GH_ERR_TOOL_NOT_FOUND' | 'GH_ERR_PROMPT_NOT_FOUND' | 'GH_ERR_RESOURCE_NOT_FOUND'): GatehouseError {
+  const q = quarantine.get(name);
+  if (q === undefined) return new GatehouseError(unknown, [name]);
+  return new GatehouseError('GH_ERR_QUARANTINED', [what, name, quarantineText(q.reason as QuarantineReason)], { approval: q.approval, reason: q.reason });
 }

@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from '../core/jsonrpc.ts';
 import type { VirtualServerConfig } from '../config/schema.ts';
-import type { Catalog, UpstreamEntry } from './catalog.ts';
+import type { Catalog, QuarantinedDef, UpstreamEntry } from './catalog.ts';
 import { matchesAny } from './glob.ts';
 import type { PromptDef, ResourceDef, ResourceTemplateDef, ToolDef } from './types.ts';
 import { templateToRegExp } from './uri-template.ts';
@@ -46,6 +46,11 @@ export interface View {
   readonly instructions: string | undefined;
   /** Problems found while building (name collisions, derived tools whose source is missing). */
   readonly warnings: readonly string[];
+  /**
+   * Definitions this view would expose but the gate holds in quarantine, by the name (tools, prompts) or URI
+   * (resources) a client would use: a call to one is refused saying so, rather than as unknown.
+   */
+  readonly quarantine: { readonly tools: ReadonlyMap<string, QuarantinedDef>; readonly prompts: ReadonlyMap<string, QuarantinedDef>; readonly resources: ReadonlyMap<string, QuarantinedDef> };
 }
 
 /** The default view (`/mcp`): every upstream, every tool, no overrides. */
@@ -140,6 +145,16 @@ export function buildView(name: string, config: VirtualServerConfig, catalog: Ca
     }
   }
 
+  const quarantine = { tools: new Map<string, QuarantinedDef>(), prompts: new Map<string, QuarantinedDef>(), resources: new Map<string, QuarantinedDef>() };
+  for (const e of entries) {
+    for (const q of e.quarantined.tools) {
+      const fname = qualify(e.upstream, q.key);
+      if (selectsTool(config, e, fname) && !hidden.has(fname)) quarantine.tools.set(config.tools[fname]?.name ?? fname, q);
+    }
+    for (const q of e.quarantined.prompts) quarantine.prompts.set(qualify(e.upstream, q.key), q);
+    for (const q of e.quarantined.resources) quarantine.resources.set(q.key, q);
+  }
+
   return {
     name,
     catalogVersion: catalog.version,
@@ -155,6 +170,7 @@ export function buildView(name: string, config: VirtualServerConfig, catalog: Ca
     capabilities: mergeCapabilities(entries, tools.length > 0),
     instructions: mergeInstructions(entries),
     warnings,
+    quarantine,
   };
 }
 

@@ -15,6 +15,7 @@ import { VERSION } from '../version.ts';
 import { parseUpstreamFlag } from './adhoc.ts';
 import { startDemo } from './demo.ts';
 import { runKeys } from './keys.ts';
+import { runApprovals } from './approvals.ts';
 import { runVault } from './vault.ts';
 import { policyCommand } from './policy.ts';
 
@@ -27,6 +28,7 @@ Usage:
   gatehouse keys create|list|revoke ...   (gatehouse keys --help)
   gatehouse vault list|revoke ...         (gatehouse vault --help)
   gatehouse policy explain -c FILE --principal JSON --tool NAME   (gatehouse policy --help)
+  gatehouse approvals list|show|approve|reject ...   (gatehouse approvals --help)
   gatehouse --version | --help
 
 start   Run the gateway. With -c, serve that config (YAML, or a desktop client's mcpServers JSON) and reload
@@ -39,6 +41,7 @@ check   Validate a config, start its upstreams, print the resolved catalog of ev
 keys    Create, list and revoke API keys in the store file (config store.path, or --store PATH).
 vault   List and revoke users' upstream authorizations (auth: { type: oauth, approval: user }).
 policy  explain: print what the config's policy decides for a principal and a tool, and which rule decided.
+approvals  Review definitions that pinning quarantined (changed, new, or flagged) and approve or reject them.
 
 Options:
   -c, --config FILE      config file
@@ -60,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'keys') return runKeys(argv.slice(1));
   if (argv[0] === 'vault') return runVault(argv.slice(1));
   if (argv[0] === 'policy') return policyCommand(argv.slice(1), process.stdout, process.stderr);
+  if (argv[0] === 'approvals') return runApprovals(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -109,11 +113,12 @@ async function main(argv: string[]): Promise<number> {
       if (upstreams[name]) throw new Error(`--upstream ${name} is given twice`);
       upstreams[name] = upstream;
     }
-    base = configSchema.parse({ upstreams });
+    // No config file, no durable state: pins live for this run (still catching a definition that changes under it).
+    base = configSchema.parse({ upstreams, pinning: { store: 'memory' } });
   } else {
     const demo = await startDemo();
     stopDemo = demo.stop;
-    base = configSchema.parse({ upstreams: demo.upstreams, virtualServers: demo.virtualServers });
+    base = configSchema.parse({ upstreams: demo.upstreams, virtualServers: demo.virtualServers, pinning: { store: 'memory' } });
   }
   const config = withOverrides(base, values, command === 'check');
   const logger = pino({ level: (values['log-level'] as string | undefined) ?? config.logging.level, base: undefined }, pino.destination(2));
@@ -201,7 +206,9 @@ function withOverrides(config: GatehouseConfig, values: Overrides, check: boolea
   // Ad-hoc search mode: the default endpoint (and virtual servers that do not set their own mode) list pinned tools
   // plus search_tools and call_tool.
   const toolSearch = values['tool-search'] ? { ...config.toolSearch, mode: 'search' as const } : config.toolSearch;
-  return { ...config, server, auth, toolSearch };
+  // `check` looks, it does not approve: pinning on first sight there would pin without anyone serving.
+  const pinning = check ? { ...config.pinning, store: 'memory' as const } : config.pinning;
+  return { ...config, server, auth, toolSearch, pinning };
 }
 
 function checkReport(gateway: Gateway, config: GatehouseConfig): { ok: boolean; text: string } {

@@ -7,6 +7,7 @@ import { authConfigSchema } from '../auth/config.ts';
 import { stdioAuthSchema, upstreamAuthSchema } from '../auth/credentials/config.ts';
 import { policyConfigSchema, rateLimitsSchema } from '../policy/config.ts';
 import { compactionOverrideSchema, compactionSchema, toolSearchOverrideSchema, toolSearchSchema } from '../optimizer/config.ts';
+import { pinningSchema } from '../guard/pinning-config.ts';
 import { suggest } from './errors.ts';
 
 /*
@@ -226,6 +227,8 @@ export const configSchema = z.strictObject({
   toolSearch: section(toolSearchSchema),
   /** Compaction of tool definitions (src/optimizer/compaction.ts) of the default endpoint, and every virtual server's default. */
   compaction: section(compactionSchema),
+  /** Pinned definitions and approvals (src/guard/pinning-config.ts). */
+  pinning: section(pinningSchema),
   /** Durable local state (API keys, vault): an SQLite file. */
   store: section(z.strictObject({
     path: z.string().min(1).default('.gatehouse/gatehouse.db'),
