@@ -16,6 +16,8 @@ import { FoundTools } from './optimizer/search-stage.ts';
 import { TokenUsage } from './optimizer/token-usage.ts';
 import { Embedders } from './optimizer/embedders.ts';
 import { PinningGate } from './guard/pinning.ts';
+import { createDefinitionGate } from './guard/gate.ts';
+import { guardedLookup } from './guard/allowlist.ts';
 import type { PinStore } from './store/pins.ts';
 import { MemoryPinStore } from './store/memory/pins.ts';
 import { openSqlitePinStore } from './store/sqlite/pins.ts';
@@ -116,10 +118,12 @@ export class Gateway implements Front {
       toolsListed: (session, served, all) => this.tokenUsage.listed(session, served, all),
     });
     this.catalog.on('change', () => this.onCatalogChange());
+    let pinning: PinningGate | null = null;
     if (config.pinning.mode !== 'off') {
       this.pins = config.pinning.store === 'sqlite' ? openSqlitePinStore(config.store.path) : new MemoryPinStore();
-      this.catalog.gate = new PinningGate(this.pins, { mode: config.pinning.mode });
+      pinning = new PinningGate(this.pins, { mode: config.pinning.mode });
     }
+    this.catalog.gate = createDefinitionGate({ hiddenTools: (upstream) => this.config.upstreams[upstream]?.hideTools ?? [], pinning, scan: null });
     this.configureViews();
     this.identity = this.createIdentity(config);
     if (config.vault !== undefined) {
@@ -364,7 +368,13 @@ export class Gateway implements Front {
       onRequest: (conn, r, tag) => this.router.onUpstreamRequest(name, conn, r, tag),
       onClose: (conn) => this.router.onUpstreamClose(name, conn),
       onOpen: (conn, role) => this.onUpstreamOpen(name, pool, conn, role),
-    }, { capabilities: UPSTREAM_CLIENT_CAPABILITIES, clientVersion: VERSION, logger: this.logger, ...(this.userOAuth !== null && { userOAuth: this.userOAuth }) });
+    }, {
+      capabilities: UPSTREAM_CLIENT_CAPABILITIES,
+      clientVersion: VERSION,
+      logger: this.logger,
+      lookup: guardedLookup(this.config.allowlist) as unknown as import('node:net').LookupFunction,
+      ...(this.userOAuth !== null && { userOAuth: this.userOAuth }),
+    });
     this.pools.set(name, pool);
     await this.load(name, pool);
   }

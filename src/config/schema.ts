@@ -8,6 +8,7 @@ import { stdioAuthSchema, upstreamAuthSchema } from '../auth/credentials/config.
 import { policyConfigSchema, rateLimitsSchema } from '../policy/config.ts';
 import { compactionOverrideSchema, compactionSchema, toolSearchOverrideSchema, toolSearchSchema } from '../optimizer/config.ts';
 import { pinningSchema } from '../guard/pinning-config.ts';
+import { allowlistSchema, refusedCommand, refusedUrl } from '../guard/allowlist.ts';
 import { suggest } from './errors.ts';
 
 /*
@@ -85,6 +86,8 @@ const common = {
   /** Per-tool request deadline override (tool name as the upstream names it). */
   toolTimeouts: z.record(z.string(), duration).default({}),
   enabled: bool().default(true),
+  /** Tools of this upstream never exposed by the gateway (globs over the upstream's own tool names). */
+  hideTools: z.array(z.string().min(1)).default([]),
 };
 
 export const stdioUpstreamSchema = z.strictObject({
@@ -227,6 +230,8 @@ export const configSchema = z.strictObject({
   toolSearch: section(toolSearchSchema),
   /** Compaction of tool definitions (src/optimizer/compaction.ts) of the default endpoint, and every virtual server's default. */
   compaction: section(compactionSchema),
+  /** Which upstreams may be registered, and the SSRF guard (src/guard/allowlist.ts). */
+  allowlist: section(allowlistSchema),
   /** Pinned definitions and approvals (src/guard/pinning-config.ts). */
   pinning: section(pinningSchema),
   /** Durable local state (API keys, vault): an SQLite file. */
@@ -245,6 +250,11 @@ export const configSchema = z.strictObject({
       if (u.transport !== 'http' || u.auth?.type !== 'oauth' || u.auth.approval !== 'user') continue;
       ctx.addIssue({ code: 'custom', path: ['upstreams', name, 'auth', 'approval'], message: 'approval "user" keeps each user\'s tokens in the credential vault: set the top-level vault.key (32 bytes, base64)' });
     }
+  }
+  // Upstreams outside the allowlist (or pointing at metadata addresses) are refused where they are written.
+  for (const [name, u] of Object.entries(config.upstreams)) {
+    const why = u.transport === 'stdio' ? refusedCommand(u.command, config.allowlist) : refusedUrl(u.url, config.allowlist);
+    if (why !== null) ctx.addIssue({ code: 'custom', input: u.transport === 'stdio' ? u.command : u.url, path: ['upstreams', name, u.transport === 'stdio' ? 'command' : 'url'], message: `an upstream the allowlist admits: ${why}` });
   }
   // A virtual server that asks for the hybrid ranker needs an embedder, its own or the top-level one.
   for (const [vsName, vs] of Object.entries(config.virtualServers)) {

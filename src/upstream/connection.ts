@@ -3,6 +3,7 @@
  * table, routing of what the upstream sends (responses, notifications, server->client requests, ping), and the
  * close/retire lifecycle. A transport only says how bytes leave (`sendRequest`, `send`) and calls `receive`.
  */
+import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import type { UserOAuth } from '../auth/user-oauth.ts';
 import { GatehouseError, UpstreamRpcError, toRpcError } from '../core/errors.ts';
@@ -28,6 +29,18 @@ export interface ConnectOptions {
   userOAuth?: UserOAuth;
   /** The principal id a per-user connection belongs to: its own messages (initialize, GET stream) act for them. */
   owner?: string;
+  /** Name resolution for HTTP upstreams: the allowlist's guard against dialling link-local or private addresses. */
+  lookup?: LookupFunction;
+}
+
+/** undici options every HTTP upstream pool shares: no undici timeouts (ours apply), and the guarded lookup. */
+export function poolOptions(options: ConnectOptions, connections?: number): { connections?: number; headersTimeout: 0; bodyTimeout: 0; connect?: { lookup: LookupFunction } } {
+  return {
+    ...(connections !== undefined && { connections }),
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    ...(options.lookup && { connect: { lookup: options.lookup } }),
+  };
 }
 
 /** Counters a connection keeps for the pool and for operators. */

@@ -12,6 +12,7 @@ import type { HttpUpstreamConfig } from '../config/schema.ts';
 import type { JsonObject } from '../core/jsonrpc.ts';
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
 import type { ConnectOptions } from './connection.ts';
+import { poolOptions } from './connection.ts';
 import { ACCEPT_BOTH, AcceptedPost, EventStreamHandler, HttpBaseConnection, INVALID, MODE_OWN, MODE_SSE, PostExchange, challengeOf, describeNetError, describeStatus, freshCredential, insufficientScope, noop, parseEvent } from './http-exchange.ts';
 import type { Controller, Headers } from './http-exchange.ts';
 import type { PendingRequest } from './pending.ts';
@@ -68,7 +69,7 @@ export class HttpConnection extends HttpBaseConnection {
     super(name, handlers, options, config.timeouts.request);
     this.url = new URL(config.url);
     this.path = this.url.pathname + this.url.search;
-    this.posts = new Pool(this.url.origin, { connections: config.connections, headersTimeout: 0, bodyTimeout: 0 });
+    this.posts = new Pool(this.url.origin, poolOptions(options, config.connections));
     const extra: string[] = [];
     for (const [key, value] of Object.entries(config.headers)) {
       if (!OWN_HEADERS.has(key.toLowerCase())) extra.push(key, value);
@@ -196,7 +197,7 @@ export class HttpConnection extends HttpBaseConnection {
 
   /** @internal the dispatcher for long-lived GET streams, apart from the POST pool so they never starve it. */
   streamDispatcher(): Pool {
-    return (this.streams ??= new Pool(this.url.origin, { headersTimeout: 0, bodyTimeout: 0 }));
+    return (this.streams ??= new Pool(this.url.origin, poolOptions(this.options)));
   }
 
   /** @internal resume a request's SSE stream from its last event id (the server closed it before the response). */

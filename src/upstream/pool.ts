@@ -39,6 +39,8 @@ export interface PoolOptions {
   connectFactory?: ConnectFactory;
   /** The per-user credential vault, handed to connections (`auth: { type: oauth, approval: user }`). */
   userOAuth?: UserOAuth;
+  /** Name resolution for HTTP upstreams (the allowlist's SSRF guard), handed to connections. */
+  lookup?: import('node:net').LookupFunction;
 }
 
 export interface PoolStats {
@@ -296,7 +298,7 @@ export class UpstreamPool {
     const handlers = this.handlers(slot, holder);
     let made: Promise<UpstreamConnection>;
     try {
-      made = this.factory(this.name, this.config, handlers, { capabilities: this.options.capabilities, clientVersion: this.options.clientVersion, logger: this.options.logger, userOAuth: this.options.userOAuth, ...(slot.role === 'user' && { owner: slot.key.slice(2) }) });
+      made = this.factory(this.name, this.config, handlers, { capabilities: this.options.capabilities, clientVersion: this.options.clientVersion, logger: this.options.logger, userOAuth: this.options.userOAuth, lookup: this.options.lookup, ...(slot.role === 'user' && { owner: slot.key.slice(2) }) });
     } catch (err) {
       made = Promise.reject(err);
     }

@@ -8,6 +8,7 @@ import { Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
 import type { ConnectOptions } from './connection.ts';
+import { poolOptions } from './connection.ts';
 import { ABANDONED, AcceptedPost, EventStreamHandler, HttpBaseConnection, INVALID, describeNetError, noop, parseEvent } from './http-exchange.ts';
 import type { Controller } from './http-exchange.ts';
 import { PendingRequest } from './pending.ts';
@@ -39,7 +40,7 @@ export class SseConnection extends HttpBaseConnection {
     }
     this.postHeaders = ['content-type', 'application/json', ...extra];
     this.getHeaders = ['accept', 'text/event-stream', ...extra];
-    this.streamClient = new Client(this.url.origin, { headersTimeout: 0, bodyTimeout: 0 });
+    this.streamClient = new Client(this.url.origin, poolOptions(options));
   }
 
   protected start(): Promise<void> {
@@ -83,7 +84,7 @@ export class SseConnection extends HttpBaseConnection {
     if (url.origin !== this.url.origin) return `endpoint ${url.href} is not on the origin of ${this.url.href}`;
     this.endpoint = url;
     this.endpointPath = url.pathname + url.search;
-    this.posts = new Pool(url.origin, { connections: this.connections, headersTimeout: 0, bodyTimeout: 0 });
+    this.posts = new Pool(url.origin, poolOptions(this.options, this.connections));
     return undefined;
   }
 

@@ -14,6 +14,7 @@ import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../core/js
 import { RpcCode } from '../core/jsonrpc.ts';
 import { BaseConnection } from './connection.ts';
 import type { ConnectOptions } from './connection.ts';
+import { poolOptions } from './connection.ts';
 import { HttpConnection } from './http.ts';
 import { ACCEPT_BOTH, EventStreamHandler, HttpBaseConnection, INVALID, MAX_ERROR_BODY, PostExchange, describeNetError, describeStatus, freshCredential, noop, parseEvent } from './http-exchange.ts';
 import type { Controller } from './http-exchange.ts';
@@ -81,7 +82,7 @@ export class StatelessHttpConnection extends HttpBaseConnection {
     super(name, handlers, options, config.timeouts.request);
     this.url = new URL(config.url);
     this.path = this.url.pathname + this.url.search;
-    this.posts = new Pool(this.url.origin, { connections: config.connections, headersTimeout: 0, bodyTimeout: 0 });
+    this.posts = new Pool(this.url.origin, poolOptions(options, config.connections));
     const headers = ['content-type', 'application/json', 'accept', ACCEPT_BOTH, 'mcp-protocol-version', STATELESS_PROTOCOL_VERSION];
     for (const [key, value] of Object.entries(config.headers)) {
       if (!OWN_HEADERS.has(key.toLowerCase())) headers.push(key, value);
@@ -401,7 +402,7 @@ export class StatelessHttpConnection extends HttpBaseConnection {
 
   /** The dispatcher of the long-lived listen stream, apart from the POST pool so it never takes a request's slot. */
   private streamDispatcher(): Pool {
-    return (this.streams ??= new Pool(this.url.origin, { headersTimeout: 0, bodyTimeout: 0 }));
+    return (this.streams ??= new Pool(this.url.origin, poolOptions(this.options)));
   }
 }
 
