@@ -10,6 +10,7 @@ import { createPolicyStage } from './policy/policy-stage.ts';
 import { createRateLimitStage } from './policy/rate-limit.ts';
 import { resolveSection } from './optimizer/config.ts';
 import { createCompactionStage } from './optimizer/compaction.ts';
+import { createResultGuardStage } from './guard/result-guard.ts';
 import { createToolSearchStages } from './optimizer/search-stage.ts';
 import type { FoundTools } from './optimizer/search-stage.ts';
 import type { Embedders } from './optimizer/embedders.ts';
@@ -34,6 +35,9 @@ export function buildStages(config: GatehouseConfig, deps: StageDeps): Stage[] {
   const stages: Stage[] = [];
   const vs = config.virtualServers[deps.virtualServer];
   const compaction = createCompactionStage(resolveSection(config.compaction, vs?.compaction));
+  // First in the list, so its response phase runs last and sees each result exactly as the client will.
+  const guard = createResultGuardStage(resolveSection(config.resultGuard, vs?.resultGuard), { virtualServer: deps.virtualServer, ...(deps.logger && { logger: deps.logger }) });
+  if (guard) stages.push(guard);
   // Search mode answers its meta-tools and refuses unfound tools before anything else (a meta-tool has no upstream
   // for policy to judge); its list half runs after policy, so a session lists and searches only what it may see.
   const search = createToolSearchStages({

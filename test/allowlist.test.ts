@@ -31,7 +31,7 @@ describe('allowlist end to end', () => {
   });
 
   it('does not dial a host that resolves to a private address, and says why', async () => {
-    const ready = await (await fetch(`${gw.base}/readyz`)).json();
+    const ready = (await (await fetch(`${gw.base}/readyz`)).json()) as { upstreams: Record<string, { status: string; error: string }> };
     assert.equal(ready.upstreams.weather.status, 'failed');
     assert.match(ready.upstreams.weather.error, /refusing to connect to localhost: 127\.0\.0\.1 is a private or loopback address; set allowlist\.privateNetworks: true/);
     assert.equal(ready.upstreams.everything.status, 'ready', 'the other upstream is unaffected');

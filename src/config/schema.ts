@@ -8,6 +8,7 @@ import { stdioAuthSchema, upstreamAuthSchema } from '../auth/credentials/config.
 import { policyConfigSchema, rateLimitsSchema } from '../policy/config.ts';
 import { compactionOverrideSchema, compactionSchema, toolSearchOverrideSchema, toolSearchSchema } from '../optimizer/config.ts';
 import { pinningSchema } from '../guard/pinning-config.ts';
+import { resultGuardOverrideSchema, resultGuardSchema } from '../guard/config.ts';
 import { allowlistSchema, refusedCommand, refusedUrl } from '../guard/allowlist.ts';
 import { suggest } from './errors.ts';
 
@@ -183,6 +184,8 @@ export const virtualServerSchema = z.strictObject({
   toolSearch: toolSearchOverrideSchema,
   /** Compaction of tool definitions (src/optimizer/compaction.ts); keys given replace the top-level ones. */
   compaction: compactionOverrideSchema,
+  /** The result guard (src/guard/config.ts); keys given replace the top-level ones. */
+  resultGuard: resultGuardOverrideSchema,
 });
 
 export const configSchema = z.strictObject({
@@ -230,6 +233,8 @@ export const configSchema = z.strictObject({
   toolSearch: section(toolSearchSchema),
   /** Compaction of tool definitions (src/optimizer/compaction.ts) of the default endpoint, and every virtual server's default. */
   compaction: section(compactionSchema),
+  /** Scanning and redaction of results before they reach the client (src/guard/config.ts). */
+  resultGuard: section(resultGuardSchema),
   /** Which upstreams may be registered, and the SSRF guard (src/guard/allowlist.ts). */
   allowlist: section(allowlistSchema),
   /** Pinned definitions and approvals (src/guard/pinning-config.ts). */

@@ -28,6 +28,7 @@ export const ErrorTable = {
   GH_ERR_TOOL_NOT_FOUND: { status: 200, rpcCode: RpcCode.InvalidParams, message: 'Unknown tool: %s' },
   GH_ERR_PROMPT_NOT_FOUND: { status: 200, rpcCode: RpcCode.InvalidParams, message: 'Unknown prompt: %s' },
   GH_ERR_RESOURCE_NOT_FOUND: { status: 200, rpcCode: RpcCode.ResourceNotFound, message: 'Resource not found: %s' },
+  GH_ERR_GUARD_BLOCKED: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'The result of %s was withheld by the result guard: %s' },
   GH_ERR_QUARANTINED: { status: 200, rpcCode: RpcCode.InvalidParams, message: 'The %s %s is quarantined: %s (gatehouse approvals list)' },
   GH_ERR_CURSOR_INVALID: { status: 200, rpcCode: RpcCode.InvalidParams, message: 'Invalid cursor: %s' },
   GH_ERR_UPSTREAM_UNAVAILABLE: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s is unavailable: %s' },
