@@ -17,11 +17,14 @@ import { TokenUsage } from './optimizer/token-usage.ts';
 import { Embedders } from './optimizer/embedders.ts';
 import { PinningGate } from './guard/pinning.ts';
 import { createDefinitionGate } from './guard/gate.ts';
+import { createDefinitionScanner, scanDefinitions, serverItem } from './guard/scanner/index.ts';
 import { guardedLookup } from './guard/allowlist.ts';
 import type { PinStore } from './store/pins.ts';
 import { MemoryPinStore } from './store/memory/pins.ts';
 import { openSqlitePinStore } from './store/sqlite/pins.ts';
 import { GatewayMetrics } from './observe/metrics.ts';
+import { AuditLog } from './observe/audit.ts';
+import { compileRedaction, redactForLog } from './guard/redact.ts';
 import { Catalog, LIST_KINDS } from './catalog/catalog.ts';
 import type { ListKind } from './catalog/types.ts';
 import { Router } from './catalog/router.ts';
@@ -46,7 +49,7 @@ import { isLoopbackHost } from './server/guards.ts';
 import { SessionRegistry } from './session/registry.ts';
 import { SUPPORTED_REVISIONS } from './session/revision.ts';
 import { UpstreamPool } from './upstream/pool.ts';
-import type { UpstreamConnection } from './upstream/types.ts';
+import type { UpstreamConnection, UpstreamInfo } from './upstream/types.ts';
 import { VERSION } from './version.ts';
 
 /** What the gateway declares to upstreams: it relays these to the client that caused the request. */
@@ -91,6 +94,8 @@ export class Gateway implements Front {
   readonly pins: PinStore | null = null;
   private pinWatch: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The audit log (issue 4), null with audit.enabled false; opened once, a reload that changes `audit` needs a restart. */
+  readonly audit: AuditLog | null = null;
 
   constructor(config: GatehouseConfig, logger: Logger) {
     this.config = config;
@@ -101,6 +106,19 @@ export class Gateway implements Front {
       this.router.releaseSession(s);
       this.tokenUsage.ended(s);
     };
+    if (config.audit.enabled) {
+      // Opening repairs a torn last line and catches the SQLite index up from the JSONL (synchronous, at startup only).
+      // Secrets are always redacted from what the log keeps of the arguments; PII per the result guard's config.
+      const rules = compileRedaction({ secrets: true, pii: config.resultGuard.pii });
+      this.audit = AuditLog.open(config.audit, {
+        storePath: config.store.path,
+        redact: (value) => redactForLog(value, rules),
+        onWarn: (message, detail) => logger.warn({ detail }, message),
+      });
+      const { tornBytes, caughtUp } = this.audit.recovery;
+      if (tornBytes > 0 || caughtUp > 0) logger.info({ tornBytes, caughtUp }, 'audit: recovered the log after an unclean stop');
+    }
+    const audit = this.audit;
     this.router = new Router({
       view: (name) => this.view(name),
       pipeline: (name) => this.pipelines.get(name) ?? null,
@@ -116,14 +134,35 @@ export class Gateway implements Front {
         for (const l of this.listeners) if (l.filter.resourceSubscriptions?.includes(uri)) l.deliver(n);
       },
       toolsListed: (session, served, all) => this.tokenUsage.listed(session, served, all),
+      audit: audit === null ? undefined : {
+        wants: (method) => audit.wants(method),
+        append: (entry) => audit.append(entry).catch((err: unknown) => {
+          logger.error({ err, method: entry.method, target: entry.target }, 'audit: could not record a call; its result is withheld');
+          throw err;
+        }),
+      },
     });
     this.catalog.on('change', () => this.onCatalogChange());
+    // Shadowing is judged against every other tool of the catalog as it is when a list arrives.
+    const knownTools = () => [...this.catalog.entries.values()].flatMap((e) => e.tools.map((t) => ({ upstream: e.upstream, name: t.name })));
+    const scan = config.scanner.enabled ? createDefinitionScanner(config.scanner, knownTools) : null;
     let pinning: PinningGate | null = null;
     if (config.pinning.mode !== 'off') {
       this.pins = config.pinning.store === 'sqlite' ? openSqlitePinStore(config.store.path) : new MemoryPinStore();
-      pinning = new PinningGate(this.pins, { mode: config.pinning.mode });
+      pinning = new PinningGate(this.pins, { mode: config.pinning.mode, ...(scan && { scan }) });
     }
-    this.catalog.gate = createDefinitionGate({ hiddenTools: (upstream) => this.config.upstreams[upstream]?.hideTools ?? [], pinning, scan: null });
+    this.catalog.gate = createDefinitionGate({
+      hiddenTools: (upstream) => this.config.upstreams[upstream]?.hideTools ?? [],
+      pinning,
+      scan,
+      ...(config.scanner.enabled && {
+        scanInfo: async (upstream: string, info: UpstreamInfo) => {
+          const [result] = await scanDefinitions([serverItem(upstream, info)], { config: config.scanner, knownTools: knownTools() });
+          if (result.verdict !== 'allow') logger.warn({ upstream, verdict: result.verdict, rules: result.findings.map((f) => f.rule) }, 'scanner: findings in the server\'s instructions');
+          return result.verdict;
+        },
+      }),
+    });
     this.configureViews();
     this.identity = this.createIdentity(config);
     if (config.vault !== undefined) {
@@ -456,6 +495,8 @@ export class Gateway implements Front {
     }
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
+    // After the pools: calls cut short by the close are still recorded (as errors) before the log shuts.
+    if (!this.closed) await this.audit?.close();
     await this.apiKeyStore?.close();
     this.apiKeyStore = null;
     await this.userOAuth?.vault.close();

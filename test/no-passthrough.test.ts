@@ -10,6 +10,9 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
@@ -51,7 +54,9 @@ async function gatewayWith(upstreams: Record<string, unknown>): Promise<Running>
       done();
     },
   });
-  const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, namespacing: { mode: 'always' }, upstreams });
+  // Durable state (pins, audit log) in a temporary directory, never in the repository.
+  const store = { path: join(mkdtempSync(join(tmpdir(), 'gatehouse-no-passthrough-')), 'gatehouse.db') };
+  const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, namespacing: { mode: 'always' }, upstreams, store });
   const gateway = new Gateway(config, pino({ level: 'info' }, sink));
   gateway.identity = {
     authenticate: async (req) => {

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -182,8 +182,8 @@ describe('per-user credential vault (approval: user)', () => {
     const other = await q.call('saas__headers');
     assert.equal(other.error?.code, -32042);
 
-    // Nothing of the token in clear in the SQLite file (and its WAL).
-    const files = readdirSync(dir).map((f) => readFileSync(join(dir, f)).toString('latin1'));
+    // Nothing of the token in clear in the SQLite file (and its WAL), nor in the audit log beside it.
+    const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => statSync(join(dir, f)).isFile()).map((f) => readFileSync(join(dir, f)).toString('latin1'));
     assert.ok(files.length > 0);
     for (const content of files) {
       assert.ok(!content.includes(token!), 'access token not in clear');

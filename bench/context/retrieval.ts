@@ -99,8 +99,11 @@ type Search = (query: string, limit: number) => Promise<Ranked[]>;
 
 const bm25 = new Ranker(catalog);
 const bm25Servers = new Ranker(catalog, { serverFirst: true });
+/** The whole query only, without searching a multi-step request clause by clause (the default before). */
+const bm25Whole = new Ranker(catalog, { maxClauses: 0 });
 const methods: Record<string, Search> = {
   bm25: async (q, n) => bm25.search(clean(q), n),
+  'bm25-whole': async (q, n) => bm25Whole.search(clean(q), n),
   'bm25+srv': async (q, n) => bm25Servers.search(clean(q), n),
 };
 /** BM25 is the sharper ranker with the small offline model, so the embedding list weighs half in the fusion. */
@@ -166,6 +169,7 @@ const serverMethods: Record<string, (q: string, candidates: Set<string>) => Prom
   bm25: async (q, c) => serverRanker.searchServers(q, 100).filter((s) => c.has(s.name)),
 };
 serverMethods['bm25+srv'] = serverMethods.bm25;
+serverMethods['bm25-whole'] = serverMethods.bm25;
 if (embedder) {
   const e = embedder;
   const byVector = async (q: string, c: Set<string>) => {
@@ -279,7 +283,9 @@ const time = async (fn: (q: string) => unknown) => {
   }
   return { p50: Math.round(quantile(ms, 0.5) * 100) / 100, p95: Math.round(quantile(ms, 0.95) * 100) / 100 };
 };
+const bigRankerWhole = new Ranker(big, { maxClauses: 0 });
 latency.bm25 = await time((q) => bigRanker.search(q, 10));
+latency['bm25-whole'] = await time((q) => bigRankerWhole.search(q, 10));
 latency['bm25+srv'] = await time((q) => bigRankerServers.search(q, 10));
 if (embedder && cache) {
   // Padded tools get the mean of two real tools' vectors rather than a fresh embedding (USE on a CPU needs minutes

@@ -22,6 +22,8 @@ export interface QuarantinedDef {
  */
 export interface DefinitionGate {
   vet(upstream: string, kind: ListKind, items: readonly JsonObject[]): Promise<{ kept: JsonObject[]; quarantined: QuarantinedDef[] }>;
+  /** The server's own words (initialize `instructions`, `serverInfo`) reach the model too: vetted before they are kept. */
+  vetInfo?(upstream: string, info: UpstreamInfo): Promise<UpstreamInfo>;
 }
 
 export interface UpstreamEntry {
@@ -61,6 +63,21 @@ export class Catalog extends EventEmitter<{ change: [upstream: string, kinds: Li
   readonly entries = new Map<string, UpstreamEntry>();
   /** Set once at start when pinning or scanning is on. */
   gate: DefinitionGate | null = null;
+  /**
+   * Listings of one upstream run one after another: two list_changed in a row must not apply out of order (an older
+   * list landing last would serve a definition the upstream no longer has, and vet against a stale store).
+   */
+  private readonly queues = new Map<string, Promise<void>>();
+
+  private serially(upstream: string, work: () => Promise<void>): Promise<void> {
+    const run = (this.queues.get(upstream) ?? Promise.resolve()).then(work, work);
+    const settled = run.catch(() => {});
+    this.queues.set(upstream, settled);
+    void settled.then(() => {
+      if (this.queues.get(upstream) === settled) this.queues.delete(upstream);
+    });
+    return run;
+  }
 
   declare(upstream: string, tags: readonly string[], title: string | undefined): UpstreamEntry {
     let entry = this.entries.get(upstream);
@@ -75,13 +92,18 @@ export class Catalog extends EventEmitter<{ change: [upstream: string, kinds: Li
   }
 
   /** List everything an upstream offers over `conn` and replace its entry. */
-  async load(upstream: string, conn: UpstreamConnection): Promise<void> {
+  load(upstream: string, conn: UpstreamConnection): Promise<void> {
+    return this.serially(upstream, () => this.loadNow(upstream, conn));
+  }
+
+  private async loadNow(upstream: string, conn: UpstreamConnection): Promise<void> {
     const entry = this.entries.get(upstream);
     if (!entry) return;
     const lists = await Promise.all(LIST_KINDS.map((kind) => this.fetch(conn, kind)));
     const vetted = await Promise.all(LIST_KINDS.map((kind, i) => this.vet(upstream, kind, lists[i])));
+    const info = this.gate?.vetInfo ? await this.gate.vetInfo(upstream, conn.info) : conn.info;
     if (this.entries.get(upstream) !== entry) return; // removed meanwhile
-    entry.info = conn.info;
+    entry.info = info;
     LIST_KINDS.forEach((kind, i) => this.keep(entry, kind, lists[i], vetted[i]));
     entry.status = 'ready';
     entry.error = null;
@@ -89,7 +111,11 @@ export class Catalog extends EventEmitter<{ change: [upstream: string, kinds: Li
   }
 
   /** Re-list one kind after the upstream said `notifications/<kind>/list_changed`. */
-  async refresh(upstream: string, conn: UpstreamConnection, kinds: ListKind[]): Promise<void> {
+  refresh(upstream: string, conn: UpstreamConnection, kinds: ListKind[]): Promise<void> {
+    return this.serially(upstream, () => this.refreshNow(upstream, conn, kinds));
+  }
+
+  private async refreshNow(upstream: string, conn: UpstreamConnection, kinds: ListKind[]): Promise<void> {
     const entry = this.entries.get(upstream);
     if (!entry || entry.status !== 'ready') return;
     const lists = await Promise.all(kinds.map((kind) => this.fetch(conn, kind)));
@@ -106,13 +132,18 @@ export class Catalog extends EventEmitter<{ change: [upstream: string, kinds: Li
   async revet(): Promise<void> {
     for (const entry of [...this.entries.values()]) {
       if (entry.status !== 'ready') continue;
-      const vetted = await Promise.all(LIST_KINDS.map((kind) => this.vet(entry.upstream, kind, entry.raw[kind])));
-      if (this.entries.get(entry.upstream) !== entry) continue;
-      const changed = LIST_KINDS.filter((kind, i) => !sameList(entry[kind], vetted[i].kept) || !sameQuarantine(entry.quarantined[kind], vetted[i].quarantined));
-      if (changed.length === 0) continue;
-      for (const kind of changed) this.keep(entry, kind, entry.raw[kind], vetted[LIST_KINDS.indexOf(kind)]);
-      this.bump(entry.upstream, changed);
+      await this.serially(entry.upstream, () => this.revetNow(entry));
     }
+  }
+
+  private async revetNow(entry: UpstreamEntry): Promise<void> {
+    if (entry.status !== 'ready' || this.entries.get(entry.upstream) !== entry) return;
+    const vetted = await Promise.all(LIST_KINDS.map((kind) => this.vet(entry.upstream, kind, entry.raw[kind])));
+    if (this.entries.get(entry.upstream) !== entry) return;
+    const changed = LIST_KINDS.filter((kind, i) => !sameList(entry[kind], vetted[i].kept) || !sameQuarantine(entry.quarantined[kind], vetted[i].quarantined));
+    if (changed.length === 0) return;
+    for (const kind of changed) this.keep(entry, kind, entry.raw[kind], vetted[LIST_KINDS.indexOf(kind)]);
+    this.bump(entry.upstream, changed);
   }
 
   private vet(upstream: string, kind: ListKind, items: JsonObject[]): Promise<{ kept: JsonObject[]; quarantined: QuarantinedDef[] }> {

@@ -4,11 +4,12 @@
  * with the gateway's own progress token; upstream notifications and server->client requests are routed back
  * to the downstream session they belong to.
  */
-import { GatehouseError, toRpcError, UpstreamRpcError } from '../core/errors.ts';
+import { GatehouseError, httpReplyOf, toRpcError, UpstreamRpcError } from '../core/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../core/jsonrpc.ts';
 import { RpcCode, success } from '../core/jsonrpc.ts';
-import { LocalReply } from '../core/stage.ts';
-import type { Pipeline, StageContext } from '../core/stage.ts';
+import { LocalReply, rejectionOf } from '../core/stage.ts';
+import type { Pipeline, StageContext, StageFinding } from '../core/stage.ts';
+import type { AuditEntry } from '../observe/audit.ts';
 import type { CallContext, DownstreamSession } from '../session/session.ts';
 import type { Exchange } from '../server/exchange.ts';
 import type { UpstreamConnection } from '../upstream/types.ts';
@@ -38,6 +39,12 @@ export interface RouterDeps {
   resourceUpdated(uri: string, n: JsonRpcNotification): void;
   /** A tools/list page was served to a session (`all`: the view's whole list, before stages): token accounting. */
   toolsListed?(session: DownstreamSession, served: readonly JsonObject[], all: readonly JsonObject[]): void;
+  /**
+   * The audit log (issue 4): a call of a method it `wants` (denials included) is appended, and the router answers only
+   * once `append` resolved — an answered call is durable in the log. A rejected append withholds the result
+   * (GH_ERR_AUDIT_UNAVAILABLE): fail closed.
+   */
+  audit?: { wants(method: string): boolean; append(entry: AuditEntry): Promise<unknown> };
 }
 
 type Handler = (ctx: CallContext, params: JsonObject | undefined, view: View) => Promise<JsonObject> | JsonObject;
@@ -58,6 +65,9 @@ export class Router {
   private readonly inflightByConn = new Map<UpstreamConnection, Set<CallContext>>();
   /** Server->client requests forwarded to a client, by upstream connection and upstream id: for cancellation. */
   private readonly relayed = new WeakMap<UpstreamConnection, Map<string | number, AbortController>>();
+
+  /** Findings stages reported per call (StageContext.addFinding), for its audit record. */
+  private readonly findings = new WeakMap<CallContext, StageFinding[]>();
 
   /** Client requests being served, and who waits for that to reach zero (drain on SIGTERM). */
   private active = 0;
@@ -100,9 +110,10 @@ export class Router {
     };
     session.inFlight.set(request.id, ctx);
     this.active++;
-    this.dispatch(ctx, request.params).then(
-      (result) => this.finish(ctx, success(ctx.requestId, result)),
-      (err) => this.finish(ctx, { jsonrpc: '2.0', id: ctx.requestId, error: toRpcError(err) }),
+    const params = request.params;
+    this.dispatch(ctx, params).then(
+      (result) => this.finish(ctx, success(ctx.requestId, result), params, result, null),
+      (err) => this.finish(ctx, { jsonrpc: '2.0', id: ctx.requestId, error: toRpcError(err) }, params, undefined, err),
     );
   }
 
@@ -112,7 +123,19 @@ export class Router {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private finish(ctx: CallContext, response: JsonRpcResponse): void {
+  /** Answer a call — for an audited method only once its record is durable (still counted active until then, for drain). */
+  private finish(ctx: CallContext, response: JsonRpcResponse, params: JsonObject | undefined, result: JsonObject | undefined, err: unknown): void {
+    const audit = this.deps.audit;
+    if (audit === undefined || !audit.wants(ctx.method)) return this.respond(ctx, response);
+    // A refusal with its own HTTP status must not lose it to a stream opening while its record is written.
+    if ('error' in response && httpReplyOf(response.error) !== undefined) ctx.exchange.hold?.();
+    audit.append(this.auditEntry(ctx, params, result, err)).then(
+      () => this.respond(ctx, response),
+      () => this.respond(ctx, { jsonrpc: '2.0', id: ctx.requestId, error: toRpcError(new GatehouseError('GH_ERR_AUDIT_UNAVAILABLE')) }),
+    );
+  }
+
+  private respond(ctx: CallContext, response: JsonRpcResponse): void {
     if (--this.active === 0 && this.idleWaiters.length > 0) {
       for (const wake of this.idleWaiters.splice(0)) wake();
     }
@@ -392,8 +415,71 @@ export class Router {
 
   /** A stage serving a request by another one (a meta-tool calling the real tool): same session, full pipeline. */
   nested(parent: CallContext, method: string, params: JsonObject | undefined): Promise<JsonObject> {
-    const ctx: CallContext = { ...parent, method, connection: null, progressToken: undefined, upstreamProgressToken: undefined, attributed: false };
-    return this.dispatch(ctx, params);
+    const ctx: CallContext = { ...parent, method, connection: null, progressToken: undefined, upstreamProgressToken: undefined, attributed: false, startedAt: performance.now() };
+    const audit = this.deps.audit;
+    if (audit === undefined || !audit.wants(method)) return this.dispatch(ctx, params);
+    // The real call gets its own record, durable before the meta-tool's answer (which has one too) goes out.
+    const record = (result: JsonObject | undefined, err: unknown) => audit.append(this.auditEntry(ctx, params, result, err)).catch(() => {
+      throw new GatehouseError('GH_ERR_AUDIT_UNAVAILABLE');
+    });
+    return this.dispatch(ctx, params).then(
+      async (result) => (await record(result, null), result),
+      async (err: unknown) => {
+        await record(undefined, err);
+        throw err;
+      },
+    );
+  }
+
+  /** What the audit log records of a finished call: who, where, which target, the client's arguments, how it ended. */
+  private auditEntry(ctx: CallContext, params: JsonObject | undefined, result: JsonObject | undefined, err: unknown): AuditEntry {
+    const latencyMs = performance.now() - ctx.startedAt;
+    const view = this.deps.view(ctx.session.virtualServer);
+    const key = ctx.method === 'resources/read' ? params?.uri : params?.name;
+    const target = typeof key === 'string' ? key : null;
+    let upstream: string | null = null;
+    if (view !== undefined && target !== null) {
+      if (ctx.method === 'tools/call') upstream = view.toolRoutes.get(target)?.upstream ?? null;
+      else if (ctx.method === 'prompts/get') upstream = view.promptRoutes.get(target)?.upstream ?? null;
+      else upstream = resourceUpstream(view, target) ?? null;
+    }
+    const rejection = err === null ? null : rejectionOf(err);
+    let outcome: AuditEntry['outcome'] = 'ok';
+    let errorCode: string | null = null;
+    let error: string | null = null;
+    if (err !== null) {
+      outcome = rejection !== null ? 'denied' : 'error';
+      errorCode = GatehouseError.is(err) ? err.code : err instanceof UpstreamRpcError ? String(err.rpcCode) : 'internal';
+      error = err instanceof Error ? err.message : String(err);
+    } else if (result?.isError === true) {
+      outcome = 'error';
+      errorCode = 'tool-error';
+    }
+    return {
+      principal: ctx.session.principal.id,
+      session: ctx.session.stateful ? ctx.session.id : null,
+      virtualServer: ctx.session.virtualServer,
+      upstream,
+      method: ctx.method,
+      target,
+      requestId: ctx.requestId,
+      // The client's arguments, before defaults and fixed values were merged in; a resource's URI is its target.
+      arguments: ctx.method === 'resources/read' ? undefined : params?.arguments,
+      decision: rejection === null ? undefined : { allowed: false, stage: rejection.stage, rule: rejection.rule, phase: rejection.phase },
+      findings: this.findings.get(ctx),
+      startedAt: Date.now() - latencyMs,
+      latencyMs,
+      outcome,
+      errorCode,
+      error,
+    };
+  }
+
+  /** A stage's finding about a call, kept for its audit record. */
+  addFinding(ctx: CallContext, finding: StageFinding): void {
+    const list = this.findings.get(ctx);
+    if (list) list.push(finding);
+    else this.findings.set(ctx, [finding]);
   }
 
   onUpstreamClose(upstream: string, conn: UpstreamConnection): void {
@@ -501,6 +587,7 @@ function stageContext(router: Router, ctx: CallContext, view: View, params: Json
     notify(method, notifyParams) {
       ctx.session.push(notifyParams === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params: notifyParams });
     },
+    addFinding: (finding) => router.addFinding(ctx, finding),
   };
 }
 

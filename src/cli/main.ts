@@ -16,6 +16,8 @@ import { parseUpstreamFlag } from './adhoc.ts';
 import { startDemo } from './demo.ts';
 import { runKeys } from './keys.ts';
 import { runApprovals } from './approvals.ts';
+import { runScan } from './scan.ts';
+import { runAudit } from './audit.ts';
 import { runVault } from './vault.ts';
 import { policyCommand } from './policy.ts';
 
@@ -29,6 +31,8 @@ Usage:
   gatehouse vault list|revoke ...         (gatehouse vault --help)
   gatehouse policy explain -c FILE --principal JSON --tool NAME   (gatehouse policy --help)
   gatehouse approvals list|show|approve|reject ...   (gatehouse approvals --help)
+  gatehouse scan -c FILE | --url URL | --command CMD | --file F [--json|--sarif] [--fail-on S]   (gatehouse scan --help)
+  gatehouse audit [--since 1h] [--principal P] [--tool T] [--outcome O] [--json] ...   (gatehouse audit --help)
   gatehouse --version | --help
 
 start   Run the gateway. With -c, serve that config (YAML, or a desktop client's mcpServers JSON) and reload
@@ -42,6 +46,8 @@ keys    Create, list and revoke API keys in the store file (config store.path, o
 vault   List and revoke users' upstream authorizations (auth: { type: oauth, approval: user }).
 policy  explain: print what the config's policy decides for a principal and a tool, and which rule decided.
 approvals  Review definitions that pinning quarantined (changed, new, or flagged) and approve or reject them.
+scan    Scan tool, prompt and resource definitions for poisoning (a config's servers, a live server, or a file).
+audit   Print the audit log (every call and denial) from the JSONL files and the store file's index.
 
 Options:
   -c, --config FILE      config file
@@ -64,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'vault') return runVault(argv.slice(1));
   if (argv[0] === 'policy') return policyCommand(argv.slice(1), process.stdout, process.stderr);
   if (argv[0] === 'approvals') return runApprovals(argv.slice(1));
+  if (argv[0] === 'scan') return runScan(argv.slice(1));
+  if (argv[0] === 'audit') return runAudit(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -113,12 +121,13 @@ async function main(argv: string[]): Promise<number> {
       if (upstreams[name]) throw new Error(`--upstream ${name} is given twice`);
       upstreams[name] = upstream;
     }
-    // No config file, no durable state: pins live for this run (still catching a definition that changes under it).
-    base = configSchema.parse({ upstreams, pinning: { store: 'memory' } });
+    // No config file, no durable state: pins live for this run (still catching a definition that changes under it),
+    // and no audit files appear in the working directory.
+    base = configSchema.parse({ upstreams, pinning: { store: 'memory' }, audit: { enabled: false } });
   } else {
     const demo = await startDemo();
     stopDemo = demo.stop;
-    base = configSchema.parse({ upstreams: demo.upstreams, virtualServers: demo.virtualServers, pinning: { store: 'memory' } });
+    base = configSchema.parse({ upstreams: demo.upstreams, virtualServers: demo.virtualServers, pinning: { store: 'memory' }, audit: { enabled: false } });
   }
   const config = withOverrides(base, values, command === 'check');
   const logger = pino({ level: (values['log-level'] as string | undefined) ?? config.logging.level, base: undefined }, pino.destination(2));
@@ -208,7 +217,9 @@ function withOverrides(config: GatehouseConfig, values: Overrides, check: boolea
   const toolSearch = values['tool-search'] ? { ...config.toolSearch, mode: 'search' as const } : config.toolSearch;
   // `check` looks, it does not approve: pinning on first sight there would pin without anyone serving.
   const pinning = check ? { ...config.pinning, store: 'memory' as const } : config.pinning;
-  return { ...config, server, auth, toolSearch, pinning };
+  // `check` serves no calls: nothing to audit, and no audit files to create.
+  const audit = check ? { ...config.audit, enabled: false } : config.audit;
+  return { ...config, server, auth, toolSearch, pinning, audit };
 }
 
 function checkReport(gateway: Gateway, config: GatehouseConfig): { ok: boolean; text: string } {

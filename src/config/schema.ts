@@ -8,7 +8,9 @@ import { stdioAuthSchema, upstreamAuthSchema } from '../auth/credentials/config.
 import { policyConfigSchema, rateLimitsSchema } from '../policy/config.ts';
 import { compactionOverrideSchema, compactionSchema, toolSearchOverrideSchema, toolSearchSchema } from '../optimizer/config.ts';
 import { pinningSchema } from '../guard/pinning-config.ts';
+import { auditConfigSchema } from '../observe/audit-config.ts';
 import { resultGuardOverrideSchema, resultGuardSchema } from '../guard/config.ts';
+import { scannerSchema } from '../guard/scanner/config.ts';
 import { allowlistSchema, refusedCommand, refusedUrl } from '../guard/allowlist.ts';
 import { suggest } from './errors.ts';
 
@@ -237,8 +239,12 @@ export const configSchema = z.strictObject({
   resultGuard: section(resultGuardSchema),
   /** Which upstreams may be registered, and the SSRF guard (src/guard/allowlist.ts). */
   allowlist: section(allowlistSchema),
+  /** The tool-poisoning scanner run on every listed definition (src/guard/scanner/config.ts). */
+  scanner: section(scannerSchema),
   /** Pinned definitions and approvals (src/guard/pinning-config.ts). */
   pinning: section(pinningSchema),
+  /** The audit log of calls and denials (src/observe/audit-config.ts). */
+  audit: section(auditConfigSchema),
   /** Durable local state (API keys, vault): an SQLite file. */
   store: section(z.strictObject({
     path: z.string().min(1).default('.gatehouse/gatehouse.db'),

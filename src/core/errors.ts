@@ -53,6 +53,7 @@ export const ErrorTable = {
   GH_ERR_AUTH_INSUFFICIENT_SCOPE: { status: 403, rpcCode: RpcCode.InvalidRequest, message: 'Insufficient scope: this endpoint requires %s' },
   GH_ERR_AUTH_TOKEN_IN_QUERY: { status: 400, rpcCode: RpcCode.InvalidRequest, message: 'Access tokens are not accepted in the query string; send "Authorization: Bearer <token>" instead' },
   GH_ERR_AUTH_UNAVAILABLE: { status: 503, rpcCode: RpcCode.InternalError, message: 'The authorization server %s cannot be reached to check the token; retry later' },
+  GH_ERR_AUDIT_UNAVAILABLE: { status: 200, rpcCode: RpcCode.InternalError, message: 'The call could not be recorded in the audit log, so its result is withheld; retry later' },
   GH_ERR_CONFIG_INVALID: { status: 500, rpcCode: RpcCode.InternalError, message: '%s' },
 } as const satisfies Record<string, ErrorSpec>;
 

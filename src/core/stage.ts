@@ -30,6 +30,8 @@ export interface StageContext {
   dispatch(method: string, params: JsonObject | undefined): Promise<JsonObject>;
   /** Send a notification to the session (e.g. notifications/tools/list_changed after its list changed). */
   notify(method: string, params?: JsonObject): void;
+  /** Record a finding with the call in the audit log (optional: contexts made outside the router may lack it). */
+  addFinding?(finding: StageFinding): void;
 }
 
 export type Verdict<T> = { action: 'continue' } | { action: 'mutate'; value: T } | { action: 'reject'; error: GatehouseError };
@@ -46,6 +48,39 @@ export class LocalReply {
 }
 
 export const CONTINUE: Verdict<never> = Object.freeze({ action: 'continue' });
+
+/** Which stage refused a request (and by which rule, when the stage names one): for the audit log, never the wire. */
+export interface Rejection {
+  readonly stage: string;
+  readonly phase: 'request' | 'response';
+  readonly rule: string | null;
+}
+
+/** Something a stage noticed about a call (a redacted secret, a verdict), recorded with it in the audit log. */
+export interface StageFinding {
+  readonly stage: string;
+  readonly kind: string;
+  readonly detail?: string;
+}
+
+const REJECTION = Symbol.for('gatehouse.rejection');
+
+/** The stage that refused, when `err` came out of a pipeline's reject verdict; null otherwise. */
+export function rejectionOf(err: unknown): Rejection | null {
+  return typeof err === 'object' && err !== null ? ((err as { [REJECTION]?: Rejection })[REJECTION] ?? null) : null;
+}
+
+/** A stage names the rule behind the error it rejects with (the pipeline adds stage and phase). Returns `err`. */
+export function withRule<E extends object>(err: E, rule: string | null): E {
+  (err as { [REJECTION]?: Rejection })[REJECTION] = { stage: '', phase: 'request', rule };
+  return err;
+}
+
+function rejected(err: GatehouseError, stage: string, phase: 'request' | 'response'): GatehouseError {
+  const rule = rejectionOf(err)?.rule ?? null;
+  (err as { [REJECTION]?: Rejection })[REJECTION] = { stage, phase, rule };
+  return err;
+}
 
 export interface Stage {
   readonly name: string;
@@ -77,7 +112,7 @@ export function compilePipeline(stages: readonly Stage[]): Pipeline {
       let current = params;
       for (const s of req) {
         const v = await s.onRequest!(ctx, current);
-        if (v.action === 'reject') throw v.error;
+        if (v.action === 'reject') throw rejected(v.error, s.name, 'request');
         if (v.action === 'respond') return new LocalReply(v.value);
         if (v.action === 'mutate') current = v.value;
       }
@@ -87,7 +122,7 @@ export function compilePipeline(stages: readonly Stage[]): Pipeline {
       let current = result;
       for (const s of res) {
         const v = await s.onResponse!(ctx, current);
-        if (v.action === 'reject') throw v.error;
+        if (v.action === 'reject') throw rejected(v.error, s.name, 'response');
         if (v.action === 'mutate') current = v.value;
       }
       return current;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JsonObject } from '../core/jsonrpc.ts';
-import type { DefinitionKind, Pending, PendingReason, PinStore } from '../store/pins.ts';
+import type { DefinitionKind, PendingReason, PinStore } from '../store/pins.ts';
 
 /** Why a definition is not listed: waiting for a decision, or rejected by an admin. */
 export type QuarantineReason = PendingReason | 'rejected';
@@ -82,10 +82,8 @@ export class PinningGate {
   /** Splits one upstream list into what may be listed and what stays in quarantine, recording pins and approvals. */
   async vet(upstream: string, kind: DefinitionKind, items: readonly JsonObject[]): Promise<Vetted> {
     const now = this.#options.now ?? Date.now;
-    const [pins, pending] = await Promise.all([this.#store.pinsOf(upstream), this.#store.pending({ upstream, includeRejected: true })]);
+    const pins = await this.#store.pinsOf(upstream);
     const pinned = new Map(pins.filter((p) => p.kind === kind).map((p) => [p.key, p]));
-    const waiting = new Map<string, Pending[]>();
-    for (const p of pending) if (p.kind === kind) waiting.set(p.key, [...(waiting.get(p.key) ?? []), p]);
 
     const hashes = new Map(items.map((item) => [item, definitionHash(item)]));
     const unvetted = items.filter((item) => pinned.get(definitionKey(kind, item))?.hash !== hashes.get(item));
@@ -98,9 +96,9 @@ export class PinningGate {
       const hash = hashes.get(item)!;
       const pin = pinned.get(key);
       if (pin?.hash === hash) {
+        // Pending versions of it stay for an admin to decide: another replica (or a rolling upstream deploy) may
+        // still be served them, and clearing them here would make replicas undo each other's records.
         kept.push(item);
-        // Back to the approved version: whatever waited for a decision no longer applies.
-        if (waiting.has(key)) await this.#store.clearPending({ upstream, kind, key });
         continue;
       }
       const verdict = verdicts.get(item);

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EmbeddingRanker, HttpEmbedder, type Embedder } from './embedder.ts';
 import { HybridRanker } from './hybrid.ts';
-import { type CatalogTool, Ranker, reciprocalRankFusion } from './ranker.ts';
-import { splitIdentifier, tokenize } from './tokenize.ts';
+import { type CatalogTool, interleave, Ranker, reciprocalRankFusion } from './ranker.ts';
+import { splitClauses, splitIdentifier, tokenize } from './tokenize.ts';
 
 const tool = (upstream: string, name: string, description: string, extra: Partial<CatalogTool> = {}): CatalogTool => ({
   name: `${upstream}__${name}`,
@@ -55,6 +55,37 @@ describe('tokenize', () => {
   });
 });
 
+describe('splitClauses', () => {
+  it('splits at sentence ends, semicolons and "then", not inside file names or numbers', () => {
+    assert.deepEqual(splitClauses('Read /root/pdf/report.pdf and find papers. Summarise the 2.5 main ideas; save them to disk'), [
+      'Read /root/pdf/report.pdf and find papers',
+      'Summarise the 2.5 main ideas',
+      'save them to disk',
+    ]);
+    assert.deepEqual(splitClauses('Fetch the daily news, then write a report'), ['Fetch the daily news', 'write a report']);
+    assert.deepEqual(splitClauses('plan a trip and then book hotel rooms'), ['plan a trip', 'book hotel rooms']);
+  });
+
+  it('splits at full-width sentence marks, and not at commas or line breaks', () => {
+    assert.deepEqual(splitClauses('查询天气。生成报告'), ['查询天气', '生成报告']);
+    assert.deepEqual(splitClauses('beat tracking, MFCC extraction, chroma features'), ['beat tracking, MFCC extraction, chroma features']);
+    assert.deepEqual(splitClauses('server: maps service\ntool: find parking'), ['server: maps service\ntool: find parking']);
+  });
+
+  it('drops clauses with fewer than two index terms', () => {
+    assert.deepEqual(splitClauses('Hi. Then do it. Find weather alerts'), ['Find weather alerts']);
+  });
+});
+
+describe('interleave', () => {
+  const list = (...names: string[]) => names.map((name, i) => ({ name, score: 10 - i }));
+  it('keeps the head of the first list, then takes turns, skipping repeats, with non-increasing scores', () => {
+    const out = interleave([list('a', 'b', 'c', 'd'), list('b', 'x', 'y'), list('z')], 6, 1);
+    assert.deepEqual(out.map((r) => r.name), ['a', 'b', 'z', 'c', 'x', 'd']);
+    assert.ok(out.every((r, i) => i === 0 || r.score <= out[i - 1].score));
+  });
+});
+
 describe('Ranker', () => {
   it('ranks by name, description and parameters', () => {
     const ranker = new Ranker([...weather, ...files]);
@@ -102,6 +133,39 @@ describe('Ranker', () => {
     const top = (coordination: number) => new Ranker(tools, { coordination }).search('alpha file data', 1)[0].name;
     assert.equal(top(2), 'b__mixed');
     assert.equal(top(0), 'a__alpha');
+  });
+
+  describe('multi-step queries', () => {
+    const repos = [
+      tool('trending', 'get_trending_repositories', 'Trending GitHub repositories today', { serverTitle: 'GitHub Trending' }),
+      tool('trending', 'get_trending_developers', 'Trending GitHub developers today', { serverTitle: 'GitHub Trending' }),
+      tool('github', 'search_repositories', 'Search GitHub repositories', { serverTitle: 'GitHub' }),
+      tool('github', 'get_repository', 'Details of a GitHub repository', { serverTitle: 'GitHub' }),
+    ];
+    const catalog = [...repos, ...weather, ...files];
+    const query = 'Find the trending GitHub repositories and the trending GitHub developers, then write a file with them';
+
+    it('gives each step a place in the top results', () => {
+      const plain = new Ranker(catalog, { maxClauses: 0 }).search(query, 3).map((r) => r.name);
+      assert.ok(plain.every((name) => !name.startsWith('files__')), 'the first step crowds the second out');
+      const names = new Ranker(catalog).search(query, 3).map((r) => r.name);
+      assert.ok(names.some((name) => name.startsWith('trending__')));
+      assert.ok(names.includes('files__write-file'));
+      assert.equal(names[0], plain[0]);
+    });
+
+    it('ranks a one-clause query exactly as without decomposition', () => {
+      for (const q of ['trending GitHub repositories, and write a file', 'weather forecast.', 'read file; x']) {
+        assert.deepEqual(new Ranker(catalog).search(q, 5), new Ranker(catalog, { maxClauses: 0 }).search(q, 5));
+      }
+    });
+
+    it("scores the whole query from its clauses as one search would", () => {
+      const fromClauses = new Ranker(catalog, { clauseHead: 1 }).search(query, 5);
+      const single = new Ranker(catalog, { maxClauses: 0 }).search(query, 5);
+      assert.deepEqual(fromClauses.map((r) => r.name), single.map((r) => r.name));
+      fromClauses.forEach((r, i) => assert.ok(Math.abs(r.score - single[i].score) < 1e-9 * single[i].score));
+    });
   });
 
   it('ranks servers and restricts the server-first pass to the top servers', () => {

@@ -52,3 +52,29 @@ export function tokenize(text: string): string[] {
   }
   return out;
 }
+
+// Clause boundaries: sentence ends followed by a space or the end (so "report.pdf" and "2.5" stay whole), semicolons,
+// and the Chinese/Japanese full-width sentence marks, which need no following space. Within a sentence, "then" ("…, then
+// …", "… and then …") starts a new step. Commas are not boundaries: they separate list items and modifiers more often
+// than steps, and splitting on them lost on both LiveMCPBench query sets; nor are line breaks, which in an agent's
+// query ("server: …\ntool: …") separate facets of one request.
+const SENTENCE_END = /[.!?]+(?=\s|$)|[。！？；;]+/u;
+const THEN = /,?\s+(?:and\s+)?then\b/iu;
+
+/**
+ * A query cut at its clause boundaries, every piece kept (even those without index terms): the pieces' terms, in
+ * order, are exactly the whole query's, since each boundary is punctuation, white space or stop-words.
+ */
+export function splitSegments(query: string): string[] {
+  return query.split(SENTENCE_END).flatMap((sentence) => sentence.split(THEN));
+}
+
+/**
+ * The clauses of a multi-step request ("Find X. Then summarise it in a Word document"), in order, each with at least
+ * `minTerms` index terms; a query with one step gives one clause (or none).
+ */
+export function splitClauses(query: string, minTerms = 2): string[] {
+  return splitSegments(query)
+    .map((clause) => clause.trim())
+    .filter((clause) => tokenize(clause).length >= minTerms);
+}

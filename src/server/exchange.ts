@@ -16,6 +16,11 @@ export interface Exchange {
   respond(message: JsonRpcResponse): void;
   /** Whether the client can still receive related messages on this exchange. */
   readonly open: boolean;
+  /**
+   * The answer is decided and only waits (for its audit record): a stream not opened yet stays closed, so a refusal
+   * with its own HTTP status (429 + Retry-After) keeps it.
+   */
+  hold?(): void;
 }
 
 export interface StreamRegistry {
@@ -39,6 +44,8 @@ export class PostExchange implements Exchange {
   private stream: EventStream | null = null;
   /** startStream() was asked for: the stream opens on the next turn of the event loop (see startStream). */
   private streamPending = false;
+  /** hold(): the answer is decided, the pending stream waits for it. */
+  private held = false;
   /** Open SSE streams with a priming event and a retry hint, so the client may reconnect and resume (2025-11-25). */
   priming = false;
 
@@ -92,8 +99,12 @@ export class PostExchange implements Exchange {
     // still get its own HTTP status; any other answer, or a related message, opens the stream as before.
     this.streamPending = true;
     setImmediate(() => {
-      if (this.streamPending && this.remaining > 0 && !this.res.destroyed) this.upgrade();
+      if (this.streamPending && !this.held && this.remaining > 0 && !this.res.destroyed) this.upgrade();
     });
+  }
+
+  hold(): void {
+    this.held = true;
   }
 
   private upgrade(): EventStream {

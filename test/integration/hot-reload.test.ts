@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { INIT, post } from '../helpers/gateway.ts';
@@ -28,8 +28,9 @@ interface RunningCli {
 }
 
 async function startCli(file: string): Promise<RunningCli> {
-  const proc = spawn(nodeBinary(), ['src/cli/main.ts', 'start', '-c', file, '--port', '0'], {
-    cwd: REPO_ROOT,
+  // Run where the config is (a temp dir): the store file and audit log the gateway keeps land there, not in the repo.
+  const proc = spawn(nodeBinary(), [join(REPO_ROOT, 'src/cli/main.ts'), 'start', '-c', file, '--port', '0'], {
+    cwd: dirname(file),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
