@@ -144,7 +144,14 @@ export class Gateway implements Front {
     });
     this.catalog.on('change', () => this.onCatalogChange());
     // Shadowing is judged against every other tool of the catalog as it is when a list arrives.
-    const knownTools = () => [...this.catalog.entries.values()].flatMap((e) => e.tools.map((t) => ({ upstream: e.upstream, name: t.name })));
+    // One array per catalog version, so the scanner indexes it once rather than once per upstream listing.
+    let known: { version: number; tools: { upstream: string; name: string }[] } | null = null;
+    const knownTools = () => {
+      if (known?.version !== this.catalog.version) {
+        known = { version: this.catalog.version, tools: [...this.catalog.entries.values()].flatMap((e) => e.tools.map((t) => ({ upstream: e.upstream, name: t.name }))) };
+      }
+      return known.tools;
+    };
     const scan = config.scanner.enabled ? createDefinitionScanner(config.scanner, knownTools) : null;
     let pinning: PinningGate | null = null;
     if (config.pinning.mode !== 'off') {

@@ -116,7 +116,8 @@ async function waitReady(url: string): Promise<void> {
     await res?.body?.cancel();
     await new Promise((r) => setTimeout(r, 100)); // polling an HTTP endpoint: there is no event to await from outside
   }
-  throw new Error('gateway never became ready');
+  const last = await fetch(url).then((r) => r.text(), (err: unknown) => String(err));
+  throw new Error(`gateway never became ready: ${last.slice(0, 2000)}`);
 }
 
 async function connect(path: string): Promise<Client> {

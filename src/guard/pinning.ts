@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JsonObject } from '../core/jsonrpc.ts';
-import type { DefinitionKind, PendingReason, PinStore } from '../store/pins.ts';
+import type { DefinitionKind, PendingReason, Pin, PinStore } from '../store/pins.ts';
 
 /** Why a definition is not listed: waiting for a decision, or rejected by an admin. */
 export type QuarantineReason = PendingReason | 'rejected';
@@ -91,6 +91,7 @@ export class PinningGate {
 
     const kept: JsonObject[] = [];
     const quarantined: Quarantined[] = [];
+    const trusted: Pin[] = [];
     for (const item of items) {
       const key = definitionKey(kind, item);
       const hash = hashes.get(item)!;
@@ -104,7 +105,7 @@ export class PinningGate {
       const verdict = verdicts.get(item);
       const flagged = verdict?.verdict === 'quarantine';
       if (pin === undefined && !flagged && this.#options.mode === 'tofu') {
-        await this.#store.pin({ upstream, kind, key, hash, definition: item, approvedAt: now(), approvedBy: 'tofu' });
+        trusted.push({ upstream, kind, key, hash, definition: item, approvedAt: now(), approvedBy: 'tofu' });
         kept.push(item);
         continue;
       }
@@ -122,6 +123,8 @@ export class PinningGate {
       });
       quarantined.push({ kind, key, reason: row.rejectedAt === null ? row.reason : 'rejected', approval: row.id });
     }
+    // One write for a new upstream's whole list: thousands of tools pin in one transaction, not one each.
+    await this.#store.pinAll(trusted);
     return { kept, quarantined };
   }
 }

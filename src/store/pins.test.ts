@@ -25,6 +25,8 @@ for (const [name, open] of Object.entries(backends)) {
       assert.deepEqual(pins.map((p) => [p.key, p.hash, p.approvedBy]), [['add_note', 'h3', 'alice'], ['list_notes', 'h2', 'tofu']]);
       assert.deepEqual(pins[0].definition, { name: 'add_note', description: 'v2' });
       assert.deepEqual(await store.pinsOf('other'), []);
+      await store.pinAll([1, 2, 3].map((i) => ({ upstream: 'many', kind: 'tools' as const, key: `t${i}`, hash: `h${i}`, definition: {}, approvedAt: 1, approvedBy: 'tofu' })));
+      assert.deepEqual((await store.pinsOf('many')).map((p) => p.key), ['t1', 't2', 't3']);
       await store.close();
     });
 

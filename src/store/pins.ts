@@ -46,6 +46,8 @@ export interface PinStore {
   /** Every pin of one upstream (the gate loads them once per listing). */
   pinsOf(upstream: string): Promise<Pin[]>;
   pin(pin: Pin): Promise<void>;
+  /** Several pins in one write (a new upstream's whole list, trusted on first use). */
+  pinAll(pins: readonly Pin[]): Promise<void>;
   /** Records (or refreshes) a pending version; an existing row for the same hash keeps its id, times and decision. */
   addPending(pending: Omit<Pending, 'id' | 'rejectedAt' | 'rejectedBy'>): Promise<Pending>;
   pending(options?: { upstream?: string; includeRejected?: boolean }): Promise<Pending[]>;

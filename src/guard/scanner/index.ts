@@ -19,7 +19,7 @@ import { shadowing } from './shadowing.ts';
 import { size } from './size.ts';
 import { textFields } from './text-fields.ts';
 import type { TextField } from './text-fields.ts';
-import type { Detector, Finding, KnownTool, ScanContext, ScanItem, ScanKind } from './types.ts';
+import type { Detector, Finding, KnownLookup, KnownTool, ScanContext, ScanItem, ScanKind } from './types.ts';
 import { judge } from './verdict.ts';
 import type { Verdict } from './verdict.ts';
 
@@ -47,6 +47,31 @@ export interface ScanOptions {
   knownTools?: readonly KnownTool[];
   /** Replaces the pipeline (the classifier from `config.classifier` is still appended). */
   detectors?: readonly Detector[];
+  /**
+   * `knownTools` indexed already, by a caller that scans repeatedly (the gateway, once per upstream listing, against
+   * the whole catalog): see `indexKnownTools`. Takes the place of `knownTools`.
+   */
+  knownIndex?: KnownIndex;
+}
+
+/** Known tools indexed by lower-cased name and by name skeleton, for the shadowing and look-alike detectors. */
+export interface KnownIndex {
+  readonly tools: readonly KnownTool[];
+  readonly toolsByName: KnownLookup;
+  readonly skeletons: KnownLookup;
+}
+
+export function indexKnownTools(tools: readonly KnownTool[]): KnownIndex {
+  const skeletons = new Map<string, KnownTool[]>();
+  const toolsByName = new Map<string, KnownTool[]>();
+  for (const t of tools) {
+    for (const [map, key] of [[skeletons, skeleton(t.name)], [toolsByName, t.name.toLowerCase()]] as const) {
+      const list = map.get(key);
+      if (list) list.push(t);
+      else map.set(key, [t]);
+    }
+  }
+  return { tools, toolsByName, skeletons };
 }
 
 /** The detectors a config asks for: the built-ins plus the HTTP classifier when one is configured. */
@@ -68,16 +93,19 @@ export async function scanDefinitions(items: readonly ScanItem[], options: ScanO
   const detectors = pipelineFor(config, options.detectors);
   const own = items.filter((i) => i.kind === 'tool').map((i) => ({ upstream: i.upstream ?? '', name: i.name }));
   const cache = new WeakMap<ScanItem, TextField[]>();
-  const knownTools = [...(options.knownTools ?? []), ...own];
-  const skeletons = new Map<string, KnownTool[]>();
-  const toolsByName = new Map<string, KnownTool[]>();
-  for (const t of knownTools) {
-    for (const [map, key] of [[skeletons, skeleton(t.name)], [toolsByName, t.name.toLowerCase()]] as const) {
-      const list = map.get(key);
-      if (list) list.push(t);
-      else map.set(key, [t]);
-    }
-  }
+  // The known tools' index is the caller's when it gives one (built once per catalog); the items' own tools are few.
+  const known = options.knownIndex ?? indexKnownTools(options.knownTools ?? []);
+  const knownTools = [...known.tools, ...own];
+  const ownIndex = indexKnownTools(own);
+  const both = (a: KnownLookup, b: KnownLookup): KnownLookup => ({
+    get(key) {
+      const x = a.get(key);
+      const y = b.get(key);
+      return x === undefined ? y : y === undefined ? x : [...x, ...y];
+    },
+  });
+  const skeletons = both(known.skeletons, ownIndex.skeletons);
+  const toolsByName = both(known.toolsByName, ownIndex.toolsByName);
   const ctx: ScanContext = {
     knownTools,
     skeletons,
@@ -121,8 +149,12 @@ export function serverItem(upstream: string, info: { instructions?: string; serv
  * every call so shadowing sees the catalog as it is when a list changes.
  */
 export function createDefinitionScanner(config: ScannerConfig, knownTools: () => readonly KnownTool[]): DefinitionScanner {
+  // Indexed once per catalog: `knownTools` returns the same array until the catalog changes.
+  let indexed: { tools: readonly KnownTool[]; index: KnownIndex } | null = null;
   return async function scanListed(upstream, kind, items) {
-    const results = await scanDefinitions(itemsOfList(upstream, kind, items), { config, knownTools: knownTools() });
+    const tools = knownTools();
+    if (indexed?.tools !== tools) indexed = { tools, index: indexKnownTools(tools) };
+    const results = await scanDefinitions(itemsOfList(upstream, kind, items), { config, knownIndex: indexed.index });
     return new Map<JsonObject, ScanVerdict>(items.map((item, i) => [item, { verdict: results[i].verdict, findings: results[i].findings.map(publicFinding) }]));
   };
 }

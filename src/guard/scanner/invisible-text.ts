@@ -7,7 +7,7 @@
 /* eslint-disable no-misleading-character-class, no-control-regex -- matching joiners, marks and control characters one by one is this file's job */
 import { finding, excerpt } from './rules.ts';
 import { intentFindings, isNaturalText, strongest } from './intent.ts';
-import type { Detector, Finding, KnownTool } from './types.ts';
+import type { Detector, Finding, KnownLookup } from './types.ts';
 import type { TextField } from './text-fields.ts';
 
 const TAG_RUN = /[\u{E0000}-\u{E007F}]+/gu;
@@ -123,7 +123,7 @@ function mixedScript(word: string): boolean {
   return LATIN.test(word) && LOOKALIKE_SCRIPT.test(word);
 }
 
-function deceptiveText(field: TextField, itemName: string, skeletons: ReadonlyMap<string, readonly KnownTool[]>): Finding[] {
+function deceptiveText(field: TextField, itemName: string, skeletons: KnownLookup): Finding[] {
   const { text, path } = field;
   const out: Finding[] = [];
   if (path === 'name') {

@@ -6,7 +6,7 @@
 import { DIRECTIVE_WORDS } from './hidden-instructions.ts';
 import { applyRules, finding, sentenceOf } from './rules.ts';
 import type { PatternRule } from './rules.ts';
-import type { Detector, Finding, KnownTool, ScanItem } from './types.ts';
+import type { Detector, Finding, KnownLookup, ScanItem } from './types.ts';
 
 const DIRECTIVE = new RegExp(DIRECTIVE_WORDS, 'i');
 const SCOPE = String.raw`(?:tools?|servers?|plugins?|functions?|integrations?|extensions?|mcp\s+servers?|actions)`;
@@ -36,7 +36,7 @@ function distinctive(name: string): boolean {
 const TOKEN = /[\p{L}\p{N}_][\p{L}\p{N}_.-]*[\p{L}\p{N}_]/gu;
 
 /** References to other servers' tools, by name; with directive language in the sentence they are shadowing. */
-function crossReferences(text: string, path: string, item: ScanItem, byName: ReadonlyMap<string, readonly KnownTool[]>): Finding[] {
+function crossReferences(text: string, path: string, item: ScanItem, byName: KnownLookup): Finding[] {
   const out: Finding[] = [];
   const seen = new Set<string>();
   for (const m of text.matchAll(TOKEN)) {

@@ -51,9 +51,9 @@ export interface ScanContext {
   /** Tools of every server; a detector compares an item's upstream with each tool's. */
   readonly knownTools: readonly KnownTool[];
   /** `knownTools` by lower-cased name, so a text's words are looked up instead of every name searched for. */
-  readonly toolsByName: ReadonlyMap<string, readonly KnownTool[]>;
+  readonly toolsByName: KnownLookup;
   /** `knownTools` by the skeleton of their names (src/guard/scanner/invisible-text.ts), for look-alike names. */
-  readonly skeletons: ReadonlyMap<string, readonly KnownTool[]>;
+  readonly skeletons: KnownLookup;
   /** Every text field of a definition, walked once per scan and shared by the detectors. */
   fields(item: ScanItem): readonly TextField[];
   /** Bytes of canonical JSON above which a definition is abnormally large. */
@@ -62,3 +62,8 @@ export interface ScanContext {
 
 /** A detector: a pure function from one definition to its findings (async only for the HTTP classifier). */
 export type Detector = (item: ScanItem, ctx: ScanContext) => readonly Finding[] | Promise<readonly Finding[]>;
+
+/** Known tools by a key (a lower-cased name, a skeleton): all a detector needs of an index is `get`. */
+export interface KnownLookup {
+  get(key: string): readonly KnownTool[] | undefined;
+}

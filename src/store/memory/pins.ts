@@ -21,6 +21,10 @@ export class MemoryPinStore implements PinStore {
     this.#pins.set(refKey(pin), { ...pin });
   }
 
+  async pinAll(pins: readonly Pin[]): Promise<void> {
+    for (const pin of pins) await this.pin(pin);
+  }
+
   async addPending(p: Omit<Pending, 'id' | 'rejectedAt' | 'rejectedBy'>): Promise<Pending> {
     const id = pendingId(p, p.hash, sha);
     const existing = this.#pending.get(id);

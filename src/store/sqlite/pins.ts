@@ -134,6 +134,7 @@ export function openSqlitePinStore(path: string): PinStore {
   return {
     pinsOf: (upstream) => run(() => (pinsOf.all(upstream) as unknown as PinRow[]).map(toPin)),
     pin: (pin) => run(() => void writePin(pin)),
+    pinAll: (pins) => run(() => (pins.length === 0 ? undefined : transaction(() => void pins.forEach(writePin)))),
     addPending: (p) =>
       run(() => {
         const id = pendingId(p, p.hash, sha);
