@@ -1,59 +1,27 @@
-// Retrieval bench for the context optimizer (issue 6), first slice: it measures the ranker directly, in process.
-// The issue asks for the catalog to be served by a real MCP upstream through the gateway; that wiring comes with the
-// optimizer's guard stage. Data: ../shared/data/tool-retrieval/ (see its SOURCE.md).
+// The ranking methods side by side, in process (npm run bench:context:methods): what each ranker of src/optimizer
+// would give on the same data, to choose defaults. The figures a client sees come from bench/context/gateway.ts.
 //   node bench/context/retrieval.ts [--data DIR] [--no-embeddings]
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { clean, DEFAULT_DATA, hitAt, loadData, mean, padCatalog, pct, quantile, taskScores as scoreTask } from './data.ts';
+import type { ToolRow } from './data.ts';
 import { type Embedder, EmbeddingRanker, LocalEmbedder } from '../../src/optimizer/embedder.ts';
 import { HybridRanker } from '../../src/optimizer/hybrid.ts';
 import { type CatalogTool, type Ranked, Ranker, reciprocalRankFusion } from '../../src/optimizer/ranker.ts';
 
 const { values: args } = parseArgs({
   options: {
-    data: { type: 'string', default: resolve(import.meta.dirname, '../../../shared/data/tool-retrieval') },
+    data: { type: 'string', default: DEFAULT_DATA },
     'no-embeddings': { type: 'boolean', default: false },
   },
 });
 const DATA = args.data;
 const withEmbeddings = !args['no-embeddings'];
 
-const jsonl = <T>(path: string): T[] =>
-  readFileSync(join(DATA, path), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as T);
-
-interface ToolRow {
-  id: string;
-  server: string;
-  server_title: string;
-  server_description: string;
-  category: string;
-  name: string;
-  description: string;
-  inputSchema: CatalogTool['inputSchema'];
-}
-interface TaskRow {
-  query: string;
-  gold_tool_names: string[];
-  gold_tool_ids: string[];
-}
-interface RouteRow {
-  route_query: string;
-  executed_next: string[];
-}
-interface McpBenchRow {
-  query_fuzzy: string;
-  gold_servers: string[];
-  distraction_servers: string[];
-  tool_mentions: string[];
-}
-
-const rows = jsonl<ToolRow>('livemcpbench/tools.jsonl');
-const catalog: CatalogTool[] = rows.map((r) => ({
+const data = loadData(DATA);
+const rows = data.tools;
+const toCatalogTool = (r: ToolRow): CatalogTool => ({
   name: r.id,
   upstreamName: r.name,
   description: r.description,
@@ -62,37 +30,14 @@ const catalog: CatalogTool[] = rows.map((r) => ({
   serverTitle: r.server_title,
   serverDescription: r.server_description,
   tags: [r.category],
-}));
+});
+const catalog: CatalogTool[] = rows.map(toCatalogTool);
 const toolName = new Map(rows.map((r) => [r.id, r.name]));
-const tasks = jsonl<TaskRow>('livemcpbench/queries.jsonl').filter((t) => t.gold_tool_ids.length > 0);
-const routes = jsonl<RouteRow>('livemcpbench/route_queries.jsonl').filter((r) => r.executed_next.length > 0);
-const mcpBench = jsonl<McpBenchRow>('mcp-bench/queries.jsonl');
+const { tasks, routes, mcpBench } = data;
 
-/** Markup such as `<tool_assistant>` is not part of what the caller is asking for. */
-const clean = (query: string): string => query.replace(/<\/?[\w-]+>/g, ' ');
-
-// ---- metrics ---------------------------------------------------------------------------------------------------
-const hit = (ranked: Ranked[], gold: Set<string>, k: number) => (ranked.slice(0, k).some((r) => gold.has(r.name)) ? 1 : 0);
-
-/** Gold is a set of tool *names* (the annotators named tools, not servers): a result counts once per gold name. */
-function taskScores(ranked: Ranked[], goldNames: Set<string>, k: number) {
-  const seen = new Set<string>();
-  let dcg = 0;
-  ranked.slice(0, k).forEach((r, i) => {
-    const name = toolName.get(r.name) ?? r.name;
-    if (goldNames.has(name) && !seen.has(name)) {
-      seen.add(name);
-      dcg += 1 / Math.log2(i + 2);
-    }
-  });
-  let ideal = 0;
-  for (let i = 0; i < Math.min(goldNames.size, k); i++) ideal += 1 / Math.log2(i + 2);
-  return { recall: seen.size / goldNames.size, hit: seen.size > 0 ? 1 : 0, ndcg: dcg / ideal };
-}
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
-const pct = (x: number) => Math.round(x * 1000) / 10;
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const names = (ranked: Ranked[]) => ranked.map((r) => r.name);
+const hit = (ranked: Ranked[], gold: Set<string>, k: number) => hitAt(names(ranked), gold, k);
+const taskScores = (ranked: Ranked[], goldNames: Set<string>, k: number) => scoreTask(names(ranked), goldNames, k, (id) => toolName.get(id) ?? id);
 
 // ---- rankers ---------------------------------------------------------------------------------------------------
 type Search = (query: string, limit: number) => Promise<Ranked[]>;
@@ -188,31 +133,7 @@ if (embedder) {
   };
 }
 
-// ---- latency at 5,000 tools: pad with recombined real tools ----------------------------------------------------
-function padded(target: number): CatalogTool[] {
-  const out = [...catalog];
-  let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const pick = () => catalog[Math.floor(rand() * catalog.length)];
-  for (let i = 0; out.length < target; i++) {
-    const server = `synthetic-${Math.floor(i / 8)}`;
-    const a = pick();
-    const b = pick();
-    const words = [...(a.upstreamName ?? a.name).split(/[_-]/).slice(0, 2), ...(b.upstreamName ?? b.name).split(/[_-]/).slice(-1)];
-    const da = (a.description ?? '').split(/(?<=[.!?。])\s*/)[0];
-    const db = (b.description ?? '').split(/(?<=[.!?。])\s*/).slice(-1)[0];
-    out.push({
-      name: `${server}::${words.join('_')}_${i}`,
-      upstreamName: `${words.join('_')}`,
-      description: `${da} ${db}`,
-      inputSchema: rand() < 0.5 ? a.inputSchema : b.inputSchema,
-      upstream: server,
-      serverTitle: `${a.serverTitle} ${b.serverTitle}`,
-      tags: a.tags,
-    });
-  }
-  return out;
-}
+// ---- latency at 5,000 tools: the catalog padded with recombined real tools (data.ts, as the gateway run pads it)
 
 // ---- run ---------------------------------------------------------------------------------------------------------
 const figures: Record<string, Record<string, number>> = {};
@@ -268,7 +189,7 @@ for (const t of tasks) {
 const tokens = { full: fullTokens, session: Math.round(mean(sessionTokens)), savedPct: pct(1 - mean(sessionTokens) / fullTokens) };
 
 // Latency.
-const big = padded(5000);
+const big = [...catalog, ...padCatalog(rows, 5000).map(toCatalogTool)];
 const bigRanker = new Ranker(big);
 const bigRankerServers = new Ranker(big, { serverFirst: true });
 const queries = [...routes.map((r) => clean(r.route_query)), ...tasks.map((t) => t.query)];

@@ -5,11 +5,10 @@
  */
 import { parseArgs } from 'node:util';
 import { createTwoFilesPatch } from 'diff';
-import { loadConfig } from '../config/load.ts';
-import { configSchema } from '../config/schema.ts';
 import { canonicalJson } from '../guard/pinning.ts';
 import type { Pending, Pin, PinStore } from '../store/pins.ts';
 import { openSqlitePinStore } from '../store/sqlite/pins.ts';
+import { storePath } from './keys.ts';
 
 export const APPROVALS_HELP = `Usage:
   gatehouse approvals list [--all] [--upstream NAME] [--json]
@@ -75,11 +74,6 @@ export async function runApprovals(argv: string[], out: NodeJS.WritableStream = 
   } finally {
     await store.close();
   }
-}
-
-async function storePath(store: string | undefined, config: string | undefined): Promise<string> {
-  if (store) return store;
-  return config ? (await loadConfig(config)).config.store.path : configSchema.parse({}).store.path;
 }
 
 const KIND_WORD: Record<string, string> = { tools: 'tool', prompts: 'prompt', resources: 'resource', resourceTemplates: 'resource template' };

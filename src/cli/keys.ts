@@ -91,7 +91,8 @@ export async function runKeys(argv: string[], out: NodeJS.WritableStream = proce
   }
 }
 
-async function storePath(store: string | undefined, config: string | undefined): Promise<string> {
+/** The store file a CLI command works on: --store, else the config's store.path, else the default. */
+export async function storePath(store: string | undefined, config: string | undefined): Promise<string> {
   if (store) return store;
   // Relative paths resolve against the working directory, as they do for `gatehouse start`.
   return config ? (await loadConfig(config)).config.store.path : configSchema.parse({}).store.path;
