@@ -48,7 +48,7 @@ import type { JsonRpcNotification } from './core/jsonrpc.ts';
 import { isLoopbackHost } from './server/guards.ts';
 import { SessionRegistry } from './session/registry.ts';
 import { SUPPORTED_REVISIONS } from './session/revision.ts';
-import { UpstreamPool } from './upstream/pool.ts';
+import { ReplicaSet } from './upstream/replica-set.ts';
 import type { UpstreamConnection, UpstreamInfo } from './upstream/types.ts';
 import { VERSION } from './version.ts';
 
@@ -71,7 +71,7 @@ export class Gateway implements Front {
   draining = false;
   private config: GatehouseConfig;
   private readonly logger: Logger;
-  private readonly pools = new Map<string, UpstreamPool>();
+  private readonly pools = new Map<string, ReplicaSet>();
   private readonly views = new Map<string, ViewState>();
   private readonly pipelines = new Map<string, Pipeline | null>();
   private server: Server | null = null;
@@ -409,7 +409,7 @@ export class Gateway implements Front {
 
   private async addUpstream(name: string, config: UpstreamConfig): Promise<void> {
     this.catalog.declare(name, config.tags, config.title);
-    const pool = new UpstreamPool(name, config, {
+    const pool = new ReplicaSet(name, config, {
       onNotification: (conn, n, tag) => this.router.onUpstreamNotification(name, conn, n, tag),
       onRequest: (conn, r, tag) => this.router.onUpstreamRequest(name, conn, r, tag),
       onClose: (conn) => this.router.onUpstreamClose(name, conn),
@@ -419,6 +419,7 @@ export class Gateway implements Front {
       clientVersion: VERSION,
       logger: this.logger,
       lookup: guardedLookup(this.config.allowlist) as unknown as import('node:net').LookupFunction,
+      ...(this.config.server.metrics && { metrics: this.metrics }),
       ...(this.userOAuth !== null && { userOAuth: this.userOAuth }),
     });
     this.pools.set(name, pool);
@@ -426,7 +427,7 @@ export class Gateway implements Front {
   }
 
   /** (Re)list an upstream over its catalog connection; failures are reported in /readyz and retried. */
-  private load(name: string, pool: UpstreamPool): Promise<void> {
+  private load(name: string, pool: ReplicaSet): Promise<void> {
     const running = this.loading.get(name);
     if (running) return running;
     const task = (async () => {
@@ -449,7 +450,7 @@ export class Gateway implements Front {
   }
 
   /** A shared or catalog connection (re)opened after a crash or recycling: list the upstream again. */
-  private onUpstreamOpen(name: string, pool: UpstreamPool, conn: UpstreamConnection, role: string): void {
+  private onUpstreamOpen(name: string, pool: ReplicaSet, conn: UpstreamConnection, role: string): void {
     if ((role !== 'shared' && role !== 'catalog') || this.pools.get(name) !== pool || this.draining) return;
     if (this.catalog.entries.get(name)?.status === 'starting' || this.loading.has(name)) return; // the first load does it
     this.catalog.load(name, conn).catch((err: Error) => this.catalog.fail(name, err.message));

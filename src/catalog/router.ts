@@ -12,16 +12,32 @@ import type { Pipeline, StageContext, StageFinding } from '../core/stage.ts';
 import type { AuditEntry } from '../observe/audit.ts';
 import type { CallContext, DownstreamSession } from '../session/session.ts';
 import type { Exchange } from '../server/exchange.ts';
-import type { UpstreamConnection } from '../upstream/types.ts';
+import type { UpstreamConnection, UpstreamRequestOptions } from '../upstream/types.ts';
+import { undelivered } from '../upstream/delivery.ts';
+import { replicaFailed } from '../upstream/replica-set.ts';
 import type { View } from './view.ts';
 import type { QuarantinedDef } from './catalog.ts';
 import { quarantineText } from '../guard/pinning.ts';
 import type { QuarantineReason } from '../guard/pinning.ts';
 import { InputRequests } from './input-requests.ts';
 
+/** An upstream's replicas as the router sees them (src/upstream/replica-set.ts). */
 export interface ConnectionSource {
-  acquire(ctx: { sessionId: string; principal: string }): Promise<UpstreamConnection>;
+  /** The session's connection: its replica while that one takes requests, else another, preferring none in `tried`. */
+  acquire(ctx: { sessionId: string; principal: string }, tried?: ReadonlySet<UpstreamConnection>): Promise<UpstreamConnection>;
   release(sessionId: string): void;
+  /** Send one request on `conn`, admitted and accounted by its replica (breaker, concurrency limit, metrics). */
+  request(conn: UpstreamConnection, method: string, params: JsonObject | undefined, options: UpstreamRequestOptions): Promise<JsonObject>;
+  /** False once `conn`'s replica is out of rotation: the session moves to another one. */
+  usable(conn: UpstreamConnection): boolean;
+  /** session-affinity keeps a session on its replica; the other strategies pick per request. */
+  readonly affine: boolean;
+  /** Further attempts a request safe to repeat may make after a replica failed it. */
+  readonly retryAttempts: number;
+  /** Tools (the upstream's names) the config marks safe to repeat. */
+  idempotent(tool: string): boolean;
+  countRetry(method: string): void;
+  countFailover(): void;
 }
 
 export interface RouterDeps {
@@ -54,7 +70,12 @@ const MRTR_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
 
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
-/** Methods safe to serve before a view has every upstream (they only read the view). */
+/** Forwarded methods that change nothing upstream, or change it the same way twice: failover may repeat them. */
+const REPEATABLE = new Set(['prompts/get', 'resources/read', 'resources/subscribe', 'resources/unsubscribe', 'completion/complete', 'logging/setLevel', 'ping']);
+
+/** Below this much of its deadline left, a failed request is not tried again. */
+const MIN_RETRY_MS = 50;
+
 export class Router {
   private readonly deps: RouterDeps;
   private readonly handlers = new Map<string, Handler>();
@@ -223,7 +244,8 @@ export class Router {
     const upstreamParams: JsonObject = { name: route.original };
     if (args !== undefined) upstreamParams.arguments = args;
     if (params!._meta !== undefined) upstreamParams._meta = params!._meta;
-    return this.forward(ctx, route.upstream, 'tools/call', upstreamParams, route.original);
+    const repeatable = route.repeatable || this.deps.pool(route.upstream)?.idempotent(route.original) === true;
+    return this.forward(ctx, route.upstream, 'tools/call', upstreamParams, route.original, repeatable);
   }
 
   private getPrompt(ctx: CallContext, params: JsonObject | undefined, view: View): Promise<JsonObject> {
@@ -303,9 +325,15 @@ export class Router {
     return LOG_LEVELS[lowest];
   }
 
-  /** Send a request upstream on behalf of a client call. */
-  private async forward(ctx: CallContext, upstream: string, method: string, params: JsonObject | undefined, tool?: string): Promise<JsonObject> {
-    const conn = await this.connection(ctx.session, upstream);
+  /**
+   * Send a request upstream on behalf of a client call. When the replica fails it (connection lost or refused, HTTP
+   * 5xx, garbage), a request safe to repeat is sent again — to another replica when there is one — within the call's
+   * deadline; one that is not safe to repeat is sent again only if it provably never arrived, and otherwise fails
+   * with GH_ERR_UPSTREAM_OUTCOME_UNKNOWN: the gateway never runs a tools/call twice behind the caller's back.
+   */
+  private async forward(ctx: CallContext, upstream: string, method: string, params: JsonObject | undefined, tool?: string, repeatable = REPEATABLE.has(method)): Promise<JsonObject> {
+    const source = this.deps.pool(upstream);
+    if (!source) throw new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [upstream, 'it is not configured']);
     const meta = params?._meta as JsonObject | undefined;
     if (meta && meta.progressToken !== undefined) {
       const token = `gh${this.nextToken++}`;
@@ -314,27 +342,73 @@ export class Router {
       this.progress.set(token, ctx);
       params = { ...params, _meta: { ...meta, progressToken: token } };
     }
-    ctx.connection = conn;
-    let calls = this.inflightByConn.get(conn);
-    if (!calls) this.inflightByConn.set(conn, (calls = new Set()));
-    calls.add(ctx);
-    try {
-      return await conn.request(method, params, { signal: ctx.abort.signal, timeoutMs: this.deps.requestTimeout(upstream, tool), tag: ctx, principal: ctx.session.principal });
-    } finally {
-      calls.delete(ctx);
-      if (calls.size === 0) this.inflightByConn.delete(conn);
+    // Subscriptions and the log level live on the session's own connection; calls follow the balancer.
+    const home = source.affine || method === 'resources/subscribe' || method === 'resources/unsubscribe' || method === 'logging/setLevel';
+    const deadline = performance.now() + this.deps.requestTimeout(upstream, tool);
+    let tried: Set<UpstreamConnection> | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const conn = home
+        ? await this.connection(ctx.session, upstream, tried)
+        : await source.acquire({ sessionId: ctx.session.id, principal: ctx.session.principal.id }, tried);
+      ctx.connection = conn;
+      let calls = this.inflightByConn.get(conn);
+      if (!calls) this.inflightByConn.set(conn, (calls = new Set()));
+      calls.add(ctx);
+      try {
+        const timeoutMs = Math.max(1, Math.round(deadline - performance.now()));
+        return await source.request(conn, method, params, { signal: ctx.abort.signal, timeoutMs, tag: ctx, principal: ctx.session.principal });
+      } catch (err) {
+        if (!replicaFailed(err) || ctx.abort.signal.aborted) throw err;
+        const arrived = !undelivered(err);
+        // A timeout already says what happened and spent the deadline.
+        if (arrived && !repeatable && (err as GatehouseError).code !== 'GH_ERR_UPSTREAM_TIMEOUT') {
+          const what = tool === undefined ? method : `${method} ${tool}`;
+          throw new GatehouseError('GH_ERR_UPSTREAM_OUTCOME_UNKNOWN', [upstream, what, (err as Error).message], { upstream, cause: (err as Error).message });
+        }
+        if (attempt >= source.retryAttempts || deadline - performance.now() < MIN_RETRY_MS) throw err;
+        (tried ??= new Set()).add(conn);
+        source.countRetry(method);
+      } finally {
+        calls.delete(ctx);
+        if (calls.size === 0) this.inflightByConn.delete(conn);
+      }
     }
   }
 
-  /** The session's connection to an upstream, acquired from the pool on first use. */
-  async connection(session: DownstreamSession, upstream: string): Promise<UpstreamConnection> {
-    const existing = session.connections.get(upstream);
-    if (existing && !existing.closed) return existing;
+  /**
+   * The session's connection to an upstream, acquired from the pool on first use. When the session has to move
+   * (its replica is out of rotation, its process restarted), the new connection gets what the session had set up on
+   * the old one: its resource subscriptions and its log level.
+   */
+  async connection(session: DownstreamSession, upstream: string, tried?: ReadonlySet<UpstreamConnection>): Promise<UpstreamConnection> {
     const pool = this.deps.pool(upstream);
     if (!pool) throw new GatehouseError('GH_ERR_UPSTREAM_UNAVAILABLE', [upstream, 'it is not configured']);
-    const conn = await pool.acquire({ sessionId: session.id, principal: session.principal.id });
-    if (!session.closed) session.connections.set(upstream, conn);
+    const existing = session.connections.get(upstream);
+    if (existing && !existing.closed && pool.usable(existing) && tried?.has(existing) !== true) return existing;
+    const conn = await pool.acquire({ sessionId: session.id, principal: session.principal.id }, tried);
+    if (session.closed) return conn;
+    session.connections.set(upstream, conn);
+    if (existing !== undefined && existing !== conn) {
+      pool.countFailover();
+      await this.restore(session, upstream, conn);
+    }
     return conn;
+  }
+
+  /** Subscribe the session's resources of `upstream` again on its new connection, and set its log level there. */
+  private async restore(session: DownstreamSession, upstream: string, conn: UpstreamConnection): Promise<void> {
+    const view = this.deps.view(session.virtualServer);
+    const timeoutMs = this.deps.requestTimeout(upstream);
+    const work: Promise<unknown>[] = [];
+    if (view !== undefined) {
+      for (const uri of session.subscriptions) {
+        if (resourceUpstream(view, uri) === upstream) work.push(conn.request('resources/subscribe', { uri }, { timeoutMs }).catch(() => {}));
+      }
+    }
+    if (session.logLevel && conn.info.capabilities.logging !== undefined) {
+      work.push(conn.request('logging/setLevel', { level: this.lowestLevel(conn, session.logLevel) }, { timeoutMs }).catch(() => {}));
+    }
+    await Promise.all(work);
   }
 
   // ---- upstream -> client ------------------------------------------------------------------------
@@ -482,8 +556,8 @@ export class Router {
     else this.findings.set(ctx, [finding]);
   }
 
-  onUpstreamClose(upstream: string, conn: UpstreamConnection): void {
-    for (const s of this.deps.sessions()) if (s.connections.get(upstream) === conn) s.connections.delete(upstream);
+  /** The closed connection stays in its sessions' maps: their next request sees it closed, moves, and restores. */
+  onUpstreamClose(_upstream: string, conn: UpstreamConnection): void {
     this.inflightByConn.delete(conn);
   }
 

@@ -24,7 +24,7 @@ describe('virtual-server views', () => {
     assert.deepEqual(one.tools.map((t) => t.name), ['echo']);
     const two = buildView('', DEFAULT_VIEW_CONFIG, catalogOf({ a: { tools: ['echo'] }, b: { tools: ['echo'], prompts: ['p'] } }), ns);
     assert.deepEqual(two.tools.map((t) => t.name), ['a__echo', 'b__echo']);
-    assert.deepEqual(two.toolRoutes.get('b__echo'), { upstream: 'b', original: 'echo', fixed: null, defaults: null });
+    assert.deepEqual(two.toolRoutes.get('b__echo'), { upstream: 'b', original: 'echo', fixed: null, defaults: null, repeatable: false });
     assert.deepEqual(two.prompts.map((p) => p.name), ['b__p']);
   });
 
@@ -65,7 +65,7 @@ describe('virtual-server views', () => {
     assert.equal(schema.properties.city, undefined);
     assert.equal(schema.properties.days.default, 3);
     assert.equal(schema.required, undefined);
-    assert.deepEqual(v.toolRoutes.get('paris'), { upstream: 'a', original: 'forecast', fixed: { city: 'Paris' }, defaults: { days: 3 } });
+    assert.deepEqual(v.toolRoutes.get('paris'), { upstream: 'a', original: 'forecast', fixed: { city: 'Paris' }, defaults: { days: 3 }, repeatable: false });
     assert.equal(v.toolRoutes.get('forecast'), undefined);
   });
 

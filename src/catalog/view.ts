@@ -23,6 +23,8 @@ export interface ToolRoute {
   fixed: JsonObject | null;
   /** Derived tools: arguments defaulted to these values. */
   defaults: JsonObject | null;
+  /** The upstream's annotations say readOnlyHint or idempotentHint: failover may send the call again. */
+  repeatable: boolean;
 }
 
 export interface NamedRoute {
@@ -73,7 +75,7 @@ export function buildView(name: string, config: VirtualServerConfig, catalog: Ca
         warnings.push(`tool name "${fname}" is offered by ${federated.get(fname)!.route.upstream} and ${e.upstream}; keeping the first (use namespacing mode "always" or "conditional")`);
         continue;
       }
-      federated.set(fname, { def: tool, route: { upstream: e.upstream, original: tool.name, fixed: null, defaults: null } });
+      federated.set(fname, { def: tool, route: { upstream: e.upstream, original: tool.name, fixed: null, defaults: null, repeatable: repeatable(tool) } });
     }
   }
 
@@ -225,4 +227,10 @@ function mergeInstructions(entries: UpstreamEntry[]): string | undefined {
   if (parts.length === 0) return undefined;
   if (parts.length === 1) return parts[0].text;
   return parts.map((p) => `## ${p.name}\n${p.text}`).join('\n\n');
+}
+
+/** What the upstream says about repeating a call: read-only and idempotent tools may run twice to no harm. */
+function repeatable(tool: ToolDef): boolean {
+  const a = tool.annotations as { readOnlyHint?: unknown; idempotentHint?: unknown } | undefined;
+  return a?.readOnlyHint === true || a?.idempotentHint === true;
 }

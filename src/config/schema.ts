@@ -81,6 +81,49 @@ const stdioPool = z.strictObject({
   killGrace: duration.default(2_000),
 }).prefault({});
 
+/** How a session's requests are spread over an upstream's replicas (src/upstream/balancer.ts). */
+const balancer = z.enum(['session-affinity', 'round-robin', 'least-in-flight']).default('session-affinity');
+
+/** Admission per replica: beyond `concurrency` requests wait in a queue of `queue`; beyond that, an overload error. */
+const limits = z.strictObject({
+  /** Requests in flight per replica (0 = no limit). */
+  concurrency: num(z.number().int().nonnegative()).default(0),
+  /** Requests waiting for a free slot per replica when at the limit. */
+  queue: num(z.number().int().nonnegative()).default(64),
+}).prefault({});
+
+/** Active health checks of each replica (src/upstream/health.ts). */
+const health = z.strictObject({
+  /** Check every replica this often (0 = no active checks; passive detection still runs). */
+  interval: duration.default(10_000),
+  /** A check not answered within this counts as failed. */
+  timeout: duration.default(2_000),
+  /** ping, or tools/list (also proves the upstream still lists its tools). */
+  check: z.enum(['ping', 'tools/list']).default('ping'),
+  /** Failed checks in a row that take a replica out of rotation. */
+  unhealthyThreshold: num(z.number().int().positive()).default(2),
+  /** Passed checks in a row that bring it back. */
+  healthyThreshold: num(z.number().int().positive()).default(1),
+}).prefault({});
+
+/** The circuit breaker of each replica: passive outlier detection with a growing ejection (src/upstream/breaker.ts). */
+const breaker = z.strictObject({
+  /** Transport failures or timeouts in a row that open the breaker (0 = never open). */
+  consecutiveFailures: num(z.number().int().nonnegative()).default(5),
+  /** How long the first opening lasts before a probe request may try; doubled on each reopening. */
+  openFor: duration.default(1_000),
+  /** The longest an opening lasts. */
+  maxOpenFor: duration.default(30_000),
+}).prefault({});
+
+/** Repeating requests that are safe to repeat on another replica (src/upstream/retry.ts). */
+const retry = z.strictObject({
+  /** Further attempts after the first, each on another replica when there is one, within the request's deadline. */
+  attempts: num(z.number().int().nonnegative()).default(2),
+  /** Tools (the upstream's own names, globs) safe to repeat though their annotations do not say readOnlyHint or idempotentHint. */
+  idempotentTools: z.array(z.string().min(1)).default([]),
+}).prefault({});
+
 const common = {
   title: z.string().optional(),
   description: z.string().optional(),
@@ -91,6 +134,11 @@ const common = {
   enabled: bool().default(true),
   /** Tools of this upstream never exposed by the gateway (globs over the upstream's own tool names). */
   hideTools: z.array(z.string().min(1)).default([]),
+  balancer,
+  limits,
+  health,
+  breaker,
+  retry,
 };
 
 export const stdioUpstreamSchema = z.strictObject({
@@ -102,14 +150,19 @@ export const stdioUpstreamSchema = z.strictObject({
   /** shared: one process for everyone; per-session: one per downstream session; per-user: one per principal. */
   sharing: z.enum(['shared', 'per-session', 'per-user']).default('shared'),
   pool: stdioPool,
+  /** Copies of the command run side by side, each a replica with its own process(es). */
+  replicas: num(z.number().int().positive().max(64)).default(1),
   /** Refused with an explanation: stdio secrets go through env. */
   auth: stdioAuthSchema,
   ...common,
 });
 
+const upstreamUrl = z.url({ error: 'a URL like https://example.com/mcp' });
+
 export const httpUpstreamSchema = z.strictObject({
   transport: z.enum(['http', 'sse']).default('http'),
-  url: z.url({ error: (iss) => (iss.input === undefined ? 'a URL (or a command for a stdio upstream)' : 'a URL like https://example.com/mcp') }),
+  /** One URL, or a list: one replica per URL. */
+  url: z.union([upstreamUrl, z.array(upstreamUrl).min(1, 'at least one URL').max(64)], { error: (iss) => (iss.input === undefined ? 'a URL (or a command for a stdio upstream)' : 'a URL like https://example.com/mcp, or a list of them (one replica each)') }),
   headers: section(z.record(z.string(), text).default({})),
   /** Max keep-alive connections to this upstream. */
   connections: num(z.number().int().positive()).default(64),
@@ -264,8 +317,15 @@ export const configSchema = z.strictObject({
   }
   // Upstreams outside the allowlist (or pointing at metadata addresses) are refused where they are written.
   for (const [name, u] of Object.entries(config.upstreams)) {
-    const why = u.transport === 'stdio' ? refusedCommand(u.command, config.allowlist) : refusedUrl(u.url, config.allowlist);
-    if (why !== null) ctx.addIssue({ code: 'custom', input: u.transport === 'stdio' ? u.command : u.url, path: ['upstreams', name, u.transport === 'stdio' ? 'command' : 'url'], message: `an upstream the allowlist admits: ${why}` });
+    if (u.transport === 'stdio') {
+      const why = refusedCommand(u.command, config.allowlist);
+      if (why !== null) ctx.addIssue({ code: 'custom', input: u.command, path: ['upstreams', name, 'command'], message: `an upstream the allowlist admits: ${why}` });
+      continue;
+    }
+    upstreamUrls(u).forEach((url, i) => {
+      const why = refusedUrl(url, config.allowlist);
+      if (why !== null) ctx.addIssue({ code: 'custom', input: url, path: ['upstreams', name, 'url', ...(Array.isArray(u.url) ? [i] : [])], message: `an upstream the allowlist admits: ${why}` });
+    });
   }
   // A virtual server that asks for the hybrid ranker needs an embedder, its own or the top-level one.
   for (const [vsName, vs] of Object.entries(config.virtualServers)) {
@@ -290,6 +350,17 @@ export const configSchema = z.strictObject({
 
 export type GatehouseConfig = z.output<typeof configSchema>;
 export type UpstreamConfig = z.output<typeof upstreamSchema>;
+
+/** The replicas' URLs of an HTTP / SSE upstream (`url` is one URL or a list). */
+export function upstreamUrls(config: HttpUpstreamConfig): string[] {
+  return typeof config.url === 'string' ? [config.url] : config.url;
+}
+
+/** The URL of a one-replica HTTP config (what a transport connects to); a list here is a wiring error. */
+export function replicaUrl(config: HttpUpstreamConfig): string {
+  if (typeof config.url !== 'string') throw new Error('a transport connects to one replica: pass the replica\'s own config');
+  return config.url;
+}
 export type StdioUpstreamConfig = z.output<typeof stdioUpstreamSchema>;
 export type HttpUpstreamConfig = z.output<typeof httpUpstreamSchema>;
 export type VirtualServerConfig = z.output<typeof virtualServerSchema>;

@@ -35,6 +35,8 @@ export const ErrorTable = {
   GH_ERR_UPSTREAM_PROTOCOL: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s sent an invalid message: %s' },
   GH_ERR_UPSTREAM_CLOSED: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s closed the connection before answering' },
   GH_ERR_UPSTREAM_TIMEOUT: { status: 200, rpcCode: RpcCode.RequestTimeout, message: 'Upstream %s did not answer within %s ms' },
+  GH_ERR_UPSTREAM_OVERLOADED: { status: 200, rpcCode: RpcCode.Overloaded, message: 'Upstream %s is overloaded: %s; retry after %s ms (data.retryAfterMs)' },
+  GH_ERR_UPSTREAM_OUTCOME_UNKNOWN: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Upstream %s failed while running %s (%s); it may or may not have taken effect, so the gateway did not repeat it. Check its effect before calling again' },
   GH_ERR_UPSTREAM_CAPACITY: { status: 200, rpcCode: RpcCode.Overloaded, message: 'Upstream %s is at its process cap (%s); retry later' },
   GH_ERR_UPSTREAM_CREDENTIALS: { status: 200, rpcCode: RpcCode.UpstreamError, message: 'Could not obtain credentials for upstream %s: %s' },
   GH_ERR_UPSTREAM_AUTHORIZATION_REQUIRED: { status: 200, rpcCode: -32042, message: 'Upstream %s needs your authorization: open the link in data.elicitations to connect your account, then call again' },

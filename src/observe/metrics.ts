@@ -10,6 +10,9 @@ const TOKEN_BUCKETS = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_00
 /** Buckets for in-gateway work measured in seconds (a search, a stage). */
 const FAST_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
+/** Buckets for upstream round trips in seconds: a local stdio call to a slow remote tool. */
+const UPSTREAM_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 export class GatewayMetrics {
   readonly registry = new Registry();
 
@@ -61,6 +64,73 @@ export class GatewayMetrics {
     name: 'gatehouse_tool_search_pending_embeddings',
     help: 'Upstream tool lists waiting to be embedded for hybrid search, by virtual server',
     labelNames: ['virtual_server'],
+    registers: [this.registry],
+  });
+
+  // ---- upstream replicas (src/upstream/replica-set.ts) ------------------------------------------
+
+  /** Each request sent to an upstream replica, from admission to answer (the queue wait excluded). */
+  readonly upstreamRequestSeconds = new Histogram({
+    name: 'gatehouse_upstream_request_duration_seconds',
+    help: 'Time an upstream replica took to answer one request, by upstream, replica, method and outcome (ok | error | failure | cancelled)',
+    labelNames: ['upstream', 'replica', 'method', 'outcome'],
+    buckets: UPSTREAM_SECONDS,
+    registers: [this.registry],
+  });
+
+  readonly upstreamInFlight = new Gauge({
+    name: 'gatehouse_upstream_in_flight',
+    help: 'Requests in flight to an upstream replica',
+    labelNames: ['upstream', 'replica'],
+    registers: [this.registry],
+  });
+
+  readonly upstreamQueueDepth = new Gauge({
+    name: 'gatehouse_upstream_queue_depth',
+    help: 'Requests waiting for a free slot of an upstream replica (limits.concurrency)',
+    labelNames: ['upstream', 'replica'],
+    registers: [this.registry],
+  });
+
+  readonly upstreamBreakerState = new Gauge({
+    name: 'gatehouse_upstream_breaker_state',
+    help: 'Circuit breaker of an upstream replica: 0 closed, 1 half-open, 2 open',
+    labelNames: ['upstream', 'replica'],
+    registers: [this.registry],
+  });
+
+  readonly upstreamReplicaHealthy = new Gauge({
+    name: 'gatehouse_upstream_replica_healthy',
+    help: 'An upstream replica takes requests (1) or is out of rotation (0)',
+    labelNames: ['upstream', 'replica'],
+    registers: [this.registry],
+  });
+
+  readonly upstreamRetries = new Counter({
+    name: 'gatehouse_upstream_retries_total',
+    help: 'Requests sent again (to another replica when there is one) after a replica failed, by upstream and method',
+    labelNames: ['upstream', 'method'],
+    registers: [this.registry],
+  });
+
+  readonly upstreamFailovers = new Counter({
+    name: 'gatehouse_upstream_failovers_total',
+    help: 'Downstream sessions moved to another replica of an upstream because theirs was failing',
+    labelNames: ['upstream'],
+    registers: [this.registry],
+  });
+
+  readonly upstreamRejected = new Counter({
+    name: 'gatehouse_upstream_rejected_total',
+    help: 'Requests refused without being sent upstream, by upstream and reason (overloaded | circuit-open | outcome-unknown)',
+    labelNames: ['upstream', 'reason'],
+    registers: [this.registry],
+  });
+
+  readonly upstreamHealthChecks = new Counter({
+    name: 'gatehouse_upstream_health_checks_total',
+    help: 'Active health checks of upstream replicas, by outcome (pass | fail)',
+    labelNames: ['upstream', 'replica', 'outcome'],
     registers: [this.registry],
   });
 

@@ -9,6 +9,7 @@ import type { UserOAuth } from '../auth/user-oauth.ts';
 import { GatehouseError, UpstreamRpcError, toRpcError } from '../core/errors.ts';
 import type { JsonObject, JsonRpcId, JsonRpcRequest } from '../core/jsonrpc.ts';
 import { validateEnvelope } from '../core/jsonrpc.ts';
+import { notDelivered } from './delivery.ts';
 import { PendingRequest, PendingTable } from './pending.ts';
 import type { UpstreamConnection, UpstreamHandlers, UpstreamInfo, UpstreamRequestOptions } from './types.ts';
 
@@ -102,7 +103,7 @@ export abstract class BaseConnection implements UpstreamConnection, ConnectionCo
   }
 
   request(method: string, params: JsonObject | undefined, options?: UpstreamRequestOptions): Promise<JsonObject> {
-    if (this.state >= CLOSING) return Promise.reject(this.closedError());
+    if (this.state >= CLOSING) return Promise.reject(notDelivered(this.closedError()));
     const entry = this.newEntry();
     const promise = this.pending.open(entry, method, options, this.requestTimeoutMs);
     if (entry.settled) return promise;

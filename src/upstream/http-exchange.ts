@@ -9,6 +9,7 @@ import { NO_HEADERS } from '../auth/upstream-credentials.ts';
 import type { CredentialProvider, HeaderList } from '../auth/upstream-credentials.ts';
 import { GatehouseError } from '../core/errors.ts';
 import { BaseConnection } from './connection.ts';
+import { failedToConnect, notDelivered } from './delivery.ts';
 import { PendingRequest } from './pending.ts';
 import { SseParser } from './sse-parser.ts';
 
@@ -218,7 +219,8 @@ export abstract class PostExchange<C extends ExchangeOwner> extends PendingReque
 
   onResponseError(_controller: Controller, err: Error): void {
     if (this.settled) return;
-    this.table?.fail(this, this.conn.unavailable(describeNetError(err)));
+    const error = this.conn.unavailable(describeNetError(err));
+    this.table?.fail(this, failedToConnect(err) ? notDelivered(error) : error);
   }
 
   /** The request's event stream ended before its response (`parser` has ended). */

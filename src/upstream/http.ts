@@ -8,6 +8,7 @@ import { Pool } from 'undici';
 import type { Principal } from '../auth/principal.ts';
 import { createCredentialProvider, NO_HEADERS } from '../auth/upstream-credentials.ts';
 import type { CredentialProvider, HeaderList } from '../auth/upstream-credentials.ts';
+import { replicaUrl } from '../config/schema.ts';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
 import type { JsonObject } from '../core/jsonrpc.ts';
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
@@ -67,7 +68,7 @@ export class HttpConnection extends HttpBaseConnection {
 
   constructor(name: string, config: HttpUpstreamConfig, handlers: UpstreamHandlers, options: ConnectOptions) {
     super(name, handlers, options, config.timeouts.request);
-    this.url = new URL(config.url);
+    this.url = new URL(replicaUrl(config));
     this.path = this.url.pathname + this.url.search;
     this.posts = new Pool(this.url.origin, poolOptions(options, config.connections));
     const extra: string[] = [];
@@ -78,7 +79,7 @@ export class HttpConnection extends HttpBaseConnection {
     this.postHeaders = [];
     this.getHeaders = [];
     this.buildHeaders();
-    this.credentials = createCredentialProvider(name, config.url, config.auth, options.logger, options.userOAuth, options.owner);
+    this.credentials = createCredentialProvider(name, replicaUrl(config), config.auth, options.logger, options.userOAuth, options.owner);
   }
 
   override request(method: string, params: JsonObject | undefined, options?: UpstreamRequestOptions): Promise<JsonObject> {

@@ -6,6 +6,7 @@
  */
 import { Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
+import { replicaUrl } from '../config/schema.ts';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
 import type { ConnectOptions } from './connection.ts';
 import { poolOptions } from './connection.ts';
@@ -32,7 +33,7 @@ export class SseConnection extends HttpBaseConnection {
 
   constructor(name: string, config: HttpUpstreamConfig, handlers: UpstreamHandlers, options: ConnectOptions) {
     super(name, handlers, options, config.timeouts.request);
-    this.url = new URL(config.url);
+    this.url = new URL(replicaUrl(config));
     this.connections = config.connections;
     const extra: string[] = [];
     for (const [key, value] of Object.entries(config.headers)) {

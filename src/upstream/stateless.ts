@@ -8,6 +8,7 @@
 import { Pool } from 'undici';
 import { createCredentialProvider, NO_HEADERS } from '../auth/upstream-credentials.ts';
 import type { CredentialProvider, HeaderList } from '../auth/upstream-credentials.ts';
+import { replicaUrl } from '../config/schema.ts';
 import type { HttpUpstreamConfig } from '../config/schema.ts';
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc.ts';
@@ -80,7 +81,7 @@ export class StatelessHttpConnection extends HttpBaseConnection {
 
   constructor(name: string, config: HttpUpstreamConfig, handlers: UpstreamHandlers, options: ConnectOptions) {
     super(name, handlers, options, config.timeouts.request);
-    this.url = new URL(config.url);
+    this.url = new URL(replicaUrl(config));
     this.path = this.url.pathname + this.url.search;
     this.posts = new Pool(this.url.origin, poolOptions(options, config.connections));
     const headers = ['content-type', 'application/json', 'accept', ACCEPT_BOTH, 'mcp-protocol-version', STATELESS_PROTOCOL_VERSION];
@@ -94,7 +95,7 @@ export class StatelessHttpConnection extends HttpBaseConnection {
       [META_CLIENT]: { name: 'gatehouse', version: options.clientVersion },
     };
     this.metaJson = JSON.stringify(this.meta);
-    this.credentials = createCredentialProvider(name, config.url, config.auth, options.logger, options.userOAuth, options.owner);
+    this.credentials = createCredentialProvider(name, replicaUrl(config), config.auth, options.logger, options.userOAuth, options.owner);
   }
 
   /**
