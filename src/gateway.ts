@@ -332,7 +332,8 @@ export class Gateway implements Front {
         upstreams[name] = { status: 'needs authorization', error: entry?.error ?? null };
         continue;
       }
-      upstreams[name] = { status: entry?.status ?? 'starting', error: entry?.error ?? null };
+      // Replicas out of rotation degrade an upstream without making the gateway unready: another gateway would not help.
+      upstreams[name] = { status: entry?.status ?? 'starting', error: entry?.error ?? null, replicas: this.pools.get(name)?.status() ?? [] };
       if (entry?.status !== 'ready') ready = false;
     }
     return { ready, upstreams };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseUpstreamFlag, splitCommandLine } from './adhoc.ts';
+import { configSchema } from '../config/schema.ts';
+import { parseUpstreamFlag, parseUpstreamFlags, splitCommandLine } from './adhoc.ts';
 
 describe('--upstream flags', () => {
   it('turns URLs into HTTP or legacy SSE upstreams', () => {
@@ -20,5 +21,18 @@ describe('--upstream flags', () => {
     assert.throws(() => parseUpstreamFlag('bad name=x'), /letters, digits/);
     assert.throws(() => parseUpstreamFlag('x='), /needs a command or a URL/);
     assert.throws(() => splitCommandLine('a "b'), /unterminated/);
+  });
+
+  it('gives an upstream one replica per repetition of its NAME', () => {
+    const upstreams = parseUpstreamFlags(['a=http://127.0.0.1:1/mcp', 'b=node server.js --x', 'a=http://127.0.0.1:2/mcp', 'b=node server.js --x']);
+    assert.deepEqual(upstreams, {
+      a: { transport: 'http', url: ['http://127.0.0.1:1/mcp', 'http://127.0.0.1:2/mcp'] },
+      b: { transport: 'stdio', command: 'node', args: ['server.js', '--x'], replicas: 2 },
+    });
+    // What the flags build is a valid config.
+    const config = configSchema.parse({ upstreams });
+    assert.equal(config.upstreams.b.transport === 'stdio' && config.upstreams.b.replicas, 2);
+    assert.throws(() => parseUpstreamFlags(['a=node x', 'a=node y']), /two different commands/);
+    assert.throws(() => parseUpstreamFlags(['a=node x', 'a=http://127.0.0.1:1/mcp']), /both stdio and http/);
   });
 });

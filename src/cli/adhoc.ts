@@ -5,6 +5,30 @@
 
 export type AdhocUpstream = { transport: 'stdio'; command: string; args: string[] } | { transport: 'http' | 'sse'; url: string };
 
+/** What a set of `--upstream` flags configures: the same NAME given again adds a replica of that upstream. */
+export type AdhocReplicated = { transport: 'stdio'; command: string; args: string[]; replicas: number } | { transport: 'http' | 'sse'; url: string[] };
+
+export function parseUpstreamFlags(flags: readonly string[]): Record<string, AdhocReplicated> {
+  const upstreams: Record<string, AdhocReplicated> = {};
+  for (const flag of flags) {
+    const { name, upstream } = parseUpstreamFlag(flag);
+    const seen = upstreams[name];
+    if (seen === undefined) {
+      upstreams[name] = upstream.transport === 'stdio' ? { ...upstream, replicas: 1 } : { transport: upstream.transport, url: [upstream.url] };
+    } else if (seen.transport === 'stdio' && upstream.transport === 'stdio') {
+      if (seen.command !== upstream.command || seen.args.join('\0') !== upstream.args.join('\0')) {
+        throw new Error(`--upstream ${name} is given with two different commands; replicas of a stdio upstream run the same command`);
+      }
+      seen.replicas++;
+    } else if (seen.transport !== 'stdio' && seen.transport === upstream.transport) {
+      seen.url.push((upstream as { url: string }).url);
+    } else {
+      throw new Error(`--upstream ${name} is given as both ${seen.transport} and ${upstream.transport}; every replica of an upstream speaks the same transport`);
+    }
+  }
+  return upstreams;
+}
+
 export function parseUpstreamFlag(flag: string): { name: string; upstream: AdhocUpstream } {
   const eq = flag.indexOf('=');
   if (eq <= 0) throw new Error(`--upstream expects NAME=COMMAND_OR_URL, got "${flag}"`);

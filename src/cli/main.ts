@@ -12,7 +12,7 @@ import { watchConfig } from '../config/watch.ts';
 import { diffConfig } from '../config/diff.ts';
 import { Gateway } from '../gateway.ts';
 import { VERSION } from '../version.ts';
-import { parseUpstreamFlag } from './adhoc.ts';
+import { parseUpstreamFlags } from './adhoc.ts';
 import { startDemo } from './demo.ts';
 import { runKeys } from './keys.ts';
 import { runApprovals } from './approvals.ts';
@@ -39,6 +39,7 @@ start   Run the gateway. With -c, serve that config (YAML, or a desktop client's
         it on change or SIGHUP. With --upstream (repeatable), serve those upstreams without a config file:
           --upstream everything="npx -y @modelcontextprotocol/server-everything"
           --upstream remote=https://example.com/mcp      (streamable HTTP; a path ending in /sse = legacy SSE)
+        The same NAME given again adds a replica: another URL, or another copy of the same command.
         With neither, run the built-in demo (example servers plus server-everything).
 check   Validate a config, start its upstreams, print the resolved catalog of every virtual server, exit.
         Exit status 1 when the config is invalid or an upstream cannot start.
@@ -115,14 +116,8 @@ async function main(argv: string[]): Promise<number> {
     file = loaded.file;
     base = loaded.config;
   } else if (values.upstream?.length) {
-    const upstreams: Record<string, unknown> = {};
-    for (const flag of values.upstream) {
-      const { name, upstream } = parseUpstreamFlag(flag);
-      if (upstreams[name]) throw new Error(`--upstream ${name} is given twice`);
-      upstreams[name] = upstream;
-    }
-    // No config file, no durable state: pins live for this run (still catching a definition that changes under it),
-    // and no audit files appear in the working directory.
+    // The same NAME given again adds a replica of that upstream (another URL, or another copy of the command).
+    const upstreams = parseUpstreamFlags(values.upstream);
     base = configSchema.parse({ upstreams, pinning: { store: 'memory' }, audit: { enabled: false } });
   } else {
     const demo = await startDemo();

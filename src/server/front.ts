@@ -9,6 +9,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Router } from '../catalog/router.ts';
 import type { SessionRegistry } from '../session/registry.ts';
 import type { OriginPolicy } from './guards.ts';
+import type { ReplicaStatus } from '../upstream/replica-set.ts';
 
 export interface FrontOptions {
   /** Base path of the MCP endpoint (`/mcp`); virtual servers at `<path>/<name>`. */
@@ -25,7 +26,7 @@ export interface FrontOptions {
 
 export interface Readiness {
   ready: boolean;
-  upstreams: Record<string, { status: string; error?: string | null }>;
+  upstreams: Record<string, { status: string; error?: string | null; replicas?: ReplicaStatus[] }>;
 }
 
 export interface Front {
