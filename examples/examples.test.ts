@@ -120,7 +120,7 @@ function commonChecks(setup: () => TestClient, expectedTools: string[]): void {
   it('reports progress while slow_count runs', async () => {
     const progress: number[] = [];
     const result = await setup().client.callTool(
-      { name: 'slow_count', arguments: { count: 3, delayMs: 5 } },
+      { name: 'slow_count', arguments: { count: 3, delayMs: 40 } },
       { onprogress: (p) => progress.push(p.progress) },
     );
     // The SDK client dispatches progress notifications a microtask later than responses, so when the

@@ -102,6 +102,7 @@ export class Gateway implements Front {
     this.logger = logger;
     this.options = frontOptions(config);
     this.sessions = new SessionRegistry(config.server.sessionIdleTimeout);
+    this.metrics.countSessionsOf(() => this.sessions.values());
     this.sessions.onEnd = (s) => {
       this.router.releaseSession(s);
       this.tokenUsage.ended(s);
@@ -134,6 +135,8 @@ export class Gateway implements Front {
         for (const l of this.listeners) if (l.filter.resourceSubscriptions?.includes(uri)) l.deliver(n);
       },
       toolsListed: (session, served, all) => this.tokenUsage.listed(session, served, all),
+      // Decided at start: a reload that flips server.metrics turns the endpoint on or off at once, the recording on restart.
+      ...(config.server.metrics && { metrics: this.metrics }),
       audit: audit === null ? undefined : {
         wants: (method) => audit.wants(method),
         append: (entry) => audit.append(entry).catch((err: unknown) => {
@@ -474,7 +477,8 @@ export class Gateway implements Front {
       const pool = this.pools.get(name);
       this.pools.delete(name);
       this.catalog.remove(name);
-      if (pool) stops.push(pool.close());
+      // Calls already running on a removed or changed upstream finish (within drainTimeout); new ones go to its successor.
+      if (pool) stops.push(pool.drain(next.server.drainTimeout));
     }
     this.configureViews();
     // Sessions bound to a virtual server that no longer exists are ended.

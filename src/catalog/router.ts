@@ -10,6 +10,7 @@ import { RpcCode, success } from '../core/jsonrpc.ts';
 import { LocalReply, rejectionOf } from '../core/stage.ts';
 import type { Pipeline, StageContext, StageFinding } from '../core/stage.ts';
 import type { AuditEntry } from '../observe/audit.ts';
+import type { GatewayMetrics, RequestOutcome } from '../observe/metrics.ts';
 import type { CallContext, DownstreamSession } from '../session/session.ts';
 import type { Exchange } from '../server/exchange.ts';
 import type { UpstreamConnection, UpstreamRequestOptions } from '../upstream/types.ts';
@@ -61,6 +62,8 @@ export interface RouterDeps {
    * (GH_ERR_AUDIT_UNAVAILABLE): fail closed.
    */
   audit?: { wants(method: string): boolean; append(entry: AuditEntry): Promise<unknown> };
+  /** Request metrics; absent with `server.metrics: false`, and then nothing is recorded. */
+  metrics?: GatewayMetrics;
 }
 
 type Handler = (ctx: CallContext, params: JsonObject | undefined, view: View) => Promise<JsonObject> | JsonObject;
@@ -89,6 +92,8 @@ export class Router {
 
   /** Findings stages reported per call (StageContext.addFinding), for its audit record. */
   private readonly findings = new WeakMap<CallContext, StageFinding[]>();
+  /** Calls a stage answered itself (meta-tools): their tool name is one the gateway defines, fit for a metric label. */
+  private readonly answeredLocally = new WeakSet<CallContext>();
 
   /** Client requests being served, and who waits for that to reach zero (drain on SIGTERM). */
   private active = 0;
@@ -128,9 +133,11 @@ export class Router {
       upstreamProgressToken: undefined,
       attributed: false,
       startedAt: performance.now(),
+      upstreamMs: 0,
     };
     session.inFlight.set(request.id, ctx);
     this.active++;
+    this.deps.metrics?.requestStarted(session.virtualServer);
     const params = request.params;
     this.dispatch(ctx, params).then(
       (result) => this.finish(ctx, success(ctx.requestId, result), params, result, null),
@@ -147,23 +154,58 @@ export class Router {
   /** Answer a call — for an audited method only once its record is durable (still counted active until then, for drain). */
   private finish(ctx: CallContext, response: JsonRpcResponse, params: JsonObject | undefined, result: JsonObject | undefined, err: unknown): void {
     const audit = this.deps.audit;
-    if (audit === undefined || !audit.wants(ctx.method)) return this.respond(ctx, response);
+    if (audit === undefined || !audit.wants(ctx.method)) return this.respond(ctx, response, params, result, err);
     // A refusal with its own HTTP status must not lose it to a stream opening while its record is written.
     if ('error' in response && httpReplyOf(response.error) !== undefined) ctx.exchange.hold?.();
     audit.append(this.auditEntry(ctx, params, result, err)).then(
-      () => this.respond(ctx, response),
-      () => this.respond(ctx, { jsonrpc: '2.0', id: ctx.requestId, error: toRpcError(new GatehouseError('GH_ERR_AUDIT_UNAVAILABLE')) }),
+      () => this.respond(ctx, response, params, result, err),
+      () => {
+        const failure = new GatehouseError('GH_ERR_AUDIT_UNAVAILABLE');
+        this.respond(ctx, { jsonrpc: '2.0', id: ctx.requestId, error: toRpcError(failure) }, params, undefined, failure);
+      },
     );
   }
 
-  private respond(ctx: CallContext, response: JsonRpcResponse): void {
+  private respond(ctx: CallContext, response: JsonRpcResponse, params: JsonObject | undefined, result: JsonObject | undefined, err: unknown): void {
     if (--this.active === 0 && this.idleWaiters.length > 0) {
       for (const wake of this.idleWaiters.splice(0)) wake();
     }
     const { session } = ctx;
     if (session.inFlight.get(ctx.requestId) === ctx) session.inFlight.delete(ctx.requestId);
     if (ctx.upstreamProgressToken !== undefined) this.progress.delete(ctx.upstreamProgressToken);
+    const metrics = this.deps.metrics;
+    // Before the answer goes out: a client that scrapes /metrics after its answer sees its call counted.
+    if (metrics !== undefined) {
+      metrics.requestEnded(session.virtualServer);
+      this.observe(metrics, ctx, params, result, err);
+    }
     ctx.exchange.respond(response);
+  }
+
+  /**
+   * Count and time a finished call. Labels stay bounded: `tool` is a name the view routes (or a stage answered: a
+   * meta-tool), never a client's unknown name; resources are never labelled by URI; unknown methods are `other`.
+   */
+  private observe(metrics: GatewayMetrics, ctx: CallContext, params: JsonObject | undefined, result: JsonObject | undefined, err: unknown): void {
+    const vs = ctx.session.virtualServer;
+    let upstream = ctx.connection?.upstream ?? '';
+    let tool = '';
+    const name = params?.name;
+    if ((ctx.method === 'tools/call' || ctx.method === 'prompts/get') && typeof name === 'string') {
+      const view = this.deps.view(vs);
+      const route = ctx.method === 'tools/call' ? view?.toolRoutes.get(name) : view?.promptRoutes.get(name);
+      if (route !== undefined) {
+        upstream = route.upstream;
+        tool = name;
+      } else if (this.answeredLocally.has(ctx)) tool = name;
+    }
+    let outcome: RequestOutcome = 'ok';
+    if (err !== null) {
+      const cancelled = ctx.abort.signal.aborted || (GatehouseError.is(err) && err.code === 'GH_ERR_REQUEST_CANCELLED');
+      outcome = rejectionOf(err) !== null ? 'denied' : cancelled ? 'cancelled' : 'error';
+    } else if (result?.isError === true) outcome = 'tool_error';
+    const seconds = (performance.now() - ctx.startedAt) / 1000;
+    metrics.observeRequest(this.handlers.has(ctx.method) ? ctx.method : 'other', vs, upstream, tool, outcome, seconds, ctx.upstreamMs / 1000);
   }
 
   private async dispatch(ctx: CallContext, params: JsonObject | undefined): Promise<JsonObject> {
@@ -176,7 +218,10 @@ export class Router {
     const stage = this.stageContext(ctx, view, params, pipeline);
     if (pipeline.onRequest) {
       const outcome = await pipeline.onRequest(stage, params);
-      if (outcome instanceof LocalReply) return outcome.result;
+      if (outcome instanceof LocalReply) {
+        this.answeredLocally.add(ctx);
+        return outcome.result;
+      }
       params = outcome;
     }
     let result = await handler(ctx, params, view);
@@ -356,7 +401,12 @@ export class Router {
       calls.add(ctx);
       try {
         const timeoutMs = Math.max(1, Math.round(deadline - performance.now()));
-        return await source.request(conn, method, params, { signal: ctx.abort.signal, timeoutMs, tag: ctx, principal: ctx.session.principal });
+        const sent = performance.now();
+        try {
+          return await source.request(conn, method, params, { signal: ctx.abort.signal, timeoutMs, tag: ctx, principal: ctx.session.principal });
+        } finally {
+          ctx.upstreamMs += performance.now() - sent;
+        }
       } catch (err) {
         if (!replicaFailed(err) || ctx.abort.signal.aborted) throw err;
         const arrived = !undelivered(err);
@@ -489,20 +539,41 @@ export class Router {
 
   /** A stage serving a request by another one (a meta-tool calling the real tool): same session, full pipeline. */
   nested(parent: CallContext, method: string, params: JsonObject | undefined): Promise<JsonObject> {
-    const ctx: CallContext = { ...parent, method, connection: null, progressToken: undefined, upstreamProgressToken: undefined, attributed: false, startedAt: performance.now() };
+    const ctx: CallContext = { ...parent, method, connection: null, progressToken: undefined, upstreamProgressToken: undefined, attributed: false, startedAt: performance.now(), upstreamMs: 0 };
     const audit = this.deps.audit;
-    if (audit === undefined || !audit.wants(method)) return this.dispatch(ctx, params);
-    // The real call gets its own record, durable before the meta-tool's answer (which has one too) goes out.
-    const record = (result: JsonObject | undefined, err: unknown) => audit.append(this.auditEntry(ctx, params, result, err)).catch(() => {
-      throw new GatehouseError('GH_ERR_AUDIT_UNAVAILABLE');
-    });
-    return this.dispatch(ctx, params).then(
-      async (result) => (await record(result, null), result),
-      async (err: unknown) => {
-        await record(undefined, err);
-        throw err;
-      },
-    );
+    const metrics = this.deps.metrics;
+    if ((audit === undefined || !audit.wants(method)) && metrics === undefined) return this.dispatch(ctx, params);
+    return this.settleNested(parent, ctx, params, metrics, audit !== undefined && audit.wants(method) ? audit : undefined);
+  }
+
+  /**
+   * The end of a nested call: the real call gets its own audit record, durable before the meta-tool's answer (which
+   * has one too) goes out; it is counted under its own method and tool (not in flight: its client request already
+   * is); and its upstream wait is the parent's too, so the meta-tool's gateway overhead excludes it.
+   */
+  private async settleNested(parent: CallContext, ctx: CallContext, params: JsonObject | undefined, metrics: GatewayMetrics | undefined, audit: RouterDeps['audit']): Promise<JsonObject> {
+    let result: JsonObject | undefined;
+    let err: unknown = null;
+    let failed = false;
+    try {
+      result = await this.dispatch(ctx, params);
+    } catch (e) {
+      failed = true;
+      err = e;
+    }
+    if (audit !== undefined) {
+      try {
+        await audit.append(this.auditEntry(ctx, params, result, err));
+      } catch {
+        failed = true;
+        err = new GatehouseError('GH_ERR_AUDIT_UNAVAILABLE');
+        result = undefined;
+      }
+    }
+    parent.upstreamMs += ctx.upstreamMs;
+    if (metrics !== undefined) this.observe(metrics, ctx, params, result, err);
+    if (failed) throw err;
+    return result!;
   }
 
   /** What the audit log records of a finished call: who, where, which target, the client's arguments, how it ended. */

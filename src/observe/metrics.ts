@@ -13,6 +13,9 @@ const FAST_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025
 /** Buckets for upstream round trips in seconds: a local stdio call to a slow remote tool. */
 const UPSTREAM_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** How a client request ended: a stage refused it (denied), the tool said isError (tool_error), the client cancelled it. */
+export type RequestOutcome = 'ok' | 'error' | 'denied' | 'tool_error' | 'cancelled';
+
 export class GatewayMetrics {
   readonly registry = new Registry();
 
@@ -65,6 +68,53 @@ export class GatewayMetrics {
     help: 'Upstream tool lists waiting to be embedded for hybrid search, by virtual server',
     labelNames: ['virtual_server'],
     registers: [this.registry],
+  });
+
+  // ---- client requests (src/catalog/router.ts) -------------------------------------------------
+
+  /**
+   * Client requests answered. `tool` is a routed tool (tools/call) or prompt (prompts/get) name, or a gateway
+   * meta-tool; '' otherwise — never a client's unrouted name or a resource URI, so the label stays bounded.
+   */
+  readonly requests = new Counter({
+    name: 'gatehouse_requests_total',
+    help: 'Client requests answered, by method, virtual server, upstream, tool and outcome (ok | error | denied | tool_error | cancelled)',
+    labelNames: ['method', 'virtual_server', 'upstream', 'tool', 'outcome'],
+    registers: [this.registry],
+  });
+
+  /** From a request entering the router to its answer going out, upstream waits and the audit write included. */
+  readonly requestSeconds = new Histogram({
+    name: 'gatehouse_request_duration_seconds',
+    help: 'Time from a client request entering the gateway to its answer, by method and virtual server',
+    labelNames: ['method', 'virtual_server'],
+    buckets: UPSTREAM_SECONDS,
+    registers: [this.registry],
+  });
+
+  /** The same time less what was spent waiting on upstreams (CallContext.upstreamMs): what the gateway adds. */
+  readonly gatewayOverheadSeconds = new Histogram({
+    name: 'gatehouse_gateway_overhead_seconds',
+    help: 'Time a client request spent in the gateway itself, its upstream waits excluded, by method and virtual server',
+    labelNames: ['method', 'virtual_server'],
+    buckets: FAST_SECONDS,
+    registers: [this.registry],
+  });
+
+  readonly requestsInFlight = new Gauge({
+    name: 'gatehouse_requests_in_flight',
+    help: 'Client requests being served, by virtual server',
+    labelNames: ['virtual_server'],
+    registers: [this.registry],
+  });
+
+  /** Counted from the session registry when scraped: nothing to keep in step on the request path. */
+  readonly sessions = new Gauge({
+    name: 'gatehouse_sessions',
+    help: 'Live downstream sessions (stateful protocol revisions), by virtual server',
+    labelNames: ['virtual_server'],
+    registers: [this.registry],
+    collect: () => this.#countSessions(),
   });
 
   // ---- upstream replicas (src/upstream/replica-set.ts) ------------------------------------------
@@ -136,6 +186,59 @@ export class GatewayMetrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  // Labelled children per label tuple: label values are bounded (see `requests`), so these maps are too.
+  readonly #requestChildren = new Map<string, { inc(): void }>();
+  readonly #timeChildren = new Map<string, { total: (v: number) => void; overhead: (v: number) => void }>();
+  readonly #inFlightChildren = new Map<string, { inc(): void; dec(): void }>();
+  #sessionSource: (() => Iterable<{ readonly virtualServer: string }>) | null = null;
+  readonly #sessionLabels = new Set<string>();
+
+  /** A client request entered the router. */
+  requestStarted(virtualServer: string): void {
+    this.#inFlight(virtualServer).inc();
+  }
+
+  /** A client request was answered. */
+  requestEnded(virtualServer: string): void {
+    this.#inFlight(virtualServer).dec();
+  }
+
+  /** Count one answered (or nested) request and time it: `seconds` in all, `upstreamSeconds` of it spent on upstreams. */
+  observeRequest(method: string, virtualServer: string, upstream: string, tool: string, outcome: RequestOutcome, seconds: number, upstreamSeconds: number): void {
+    const key = `${method}\u0001${virtualServer}\u0001${upstream}\u0001${tool}\u0001${outcome}`;
+    let counter = this.#requestChildren.get(key);
+    if (counter === undefined) this.#requestChildren.set(key, (counter = this.requests.labels(method, virtualServer, upstream, tool, outcome)));
+    counter.inc();
+    const timeKey = `${method}\u0001${virtualServer}`;
+    let times = this.#timeChildren.get(timeKey);
+    if (times === undefined) {
+      times = { total: this.requestSeconds.labels(method, virtualServer).observe, overhead: this.gatewayOverheadSeconds.labels(method, virtualServer).observe };
+      this.#timeChildren.set(timeKey, times);
+    }
+    times.total(seconds);
+    times.overhead(Math.max(0, seconds - upstreamSeconds));
+  }
+
+  /** Where `gatehouse_sessions` counts from (the gateway's session registry). */
+  countSessionsOf(source: () => Iterable<{ readonly virtualServer: string }>): void {
+    this.#sessionSource = source;
+  }
+
+  #inFlight(virtualServer: string): { inc(): void; dec(): void } {
+    let child = this.#inFlightChildren.get(virtualServer);
+    if (child === undefined) this.#inFlightChildren.set(virtualServer, (child = this.requestsInFlight.labels(virtualServer)));
+    return child;
+  }
+
+  #countSessions(): void {
+    if (this.#sessionSource === null) return;
+    const counts = new Map<string, number>();
+    for (const s of this.#sessionSource()) counts.set(s.virtualServer, (counts.get(s.virtualServer) ?? 0) + 1);
+    // A virtual server whose last session ended reads 0 rather than vanishing from the scrape.
+    for (const vs of counts.keys()) this.#sessionLabels.add(vs);
+    for (const vs of this.#sessionLabels) this.sessions.set({ virtual_server: vs }, counts.get(vs) ?? 0);
   }
 
   /** The exposition text and its content type, for GET /metrics. */

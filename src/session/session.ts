@@ -33,6 +33,8 @@ export interface CallContext {
   /** Set once an untagged server->client request was attributed to this call. */
   attributed: boolean;
   readonly startedAt: number;
+  /** Milliseconds spent waiting on upstream requests so far: the rest of the call's time is the gateway's own. */
+  upstreamMs: number;
 }
 
 interface PendingClientRequest {

@@ -259,6 +259,12 @@ export abstract class BaseConnection implements UpstreamConnection, ConnectionCo
     const m = validateEnvelope(value);
     if (typeof m === 'string') {
       this.invalidMessages++;
+      // A JSON-RPC 2.0 answer to a request in flight whose result or error is malformed fails that request now,
+      // rather than at its deadline (other invalid lines are only counted: some servers log to stdout).
+      const v = value as { jsonrpc?: unknown; id?: unknown; method?: unknown; result?: unknown; error?: unknown } | null;
+      const answer = v !== null && typeof v === 'object' && v.jsonrpc === '2.0' && v.method === undefined && ('result' in v || 'error' in v);
+      const entry = answer ? this.pending.get(v.id) : undefined;
+      if (entry !== undefined) this.pending.fail(entry, new GatehouseError('GH_ERR_UPSTREAM_PROTOCOL', [this.upstream, `the answer to ${entry.method} is not valid JSON-RPC: ${m}`], { upstream: this.upstream }));
       return;
     }
     if ('method' in m) {

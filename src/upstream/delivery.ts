@@ -27,3 +27,20 @@ export function failedToConnect(err: Error): boolean {
   if (code !== undefined && NOT_CONNECTED.has(code)) return true;
   return err instanceof AggregateError && err.errors.length > 0 && err.errors.every((x) => x instanceof Error && failedToConnect(x));
 }
+
+const refusals = new WeakSet<object>();
+
+/**
+ * Mark `err` as the upstream's refusal of this request (an HTTP 4xx such as 401, 403 or 400): the replica is alive
+ * and answered, so the failure says nothing about its health and another replica would answer the same.
+ * 408 and 429 are not refusals of the request but signs of a struggling replica, and stay failures.
+ */
+export function refusedWith<E extends Error>(err: E, status: number): E {
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) refusals.add(err);
+  return err;
+}
+
+/** True when `err` is an upstream's answer refusing the request (see `refusedWith`). */
+export function refusedByUpstream(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && refusals.has(err);
+}

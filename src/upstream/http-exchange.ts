@@ -9,7 +9,7 @@ import { NO_HEADERS } from '../auth/upstream-credentials.ts';
 import type { CredentialProvider, HeaderList } from '../auth/upstream-credentials.ts';
 import { GatehouseError } from '../core/errors.ts';
 import { BaseConnection } from './connection.ts';
-import { failedToConnect, notDelivered } from './delivery.ts';
+import { failedToConnect, notDelivered, refusedWith } from './delivery.ts';
 import { PendingRequest } from './pending.ts';
 import { SseParser } from './sse-parser.ts';
 
@@ -207,10 +207,10 @@ export abstract class PostExchange<C extends ExchangeOwner> extends PendingReque
           this.resend();
           return;
         }
-        this.table?.fail(this, this.conn.unavailable(describeStatus(this.status, this.text())));
+        this.table?.fail(this, refusedWith(this.conn.unavailable(describeStatus(this.status, this.text())), this.status));
         return;
       case MODE_ERROR:
-        this.table?.fail(this, this.refused(this.text()));
+        this.table?.fail(this, refusedWith(this.refused(this.text()), this.status));
         return;
       default:
         this.table?.fail(this, this.unexpected());
@@ -283,7 +283,7 @@ export abstract class AcceptedPost<C extends { unavailable(cause: string): Gateh
 
   onResponseEnd(): void {
     if (this.status < 300) this.resolve();
-    else this.reject(this.refused());
+    else this.reject(refusedWith(this.refused(), this.status));
   }
 
   onResponseError(_c: Controller, err: Error): void {

@@ -124,6 +124,11 @@ export class PendingTable {
     return true;
   }
 
+  /** The request with this id, if one is in flight (a malformed answer to it fails it: see BaseConnection). */
+  get(id: unknown): PendingRequest | undefined {
+    return typeof id === 'number' || typeof id === 'string' ? this.entries.get(toNumericId(id)) : undefined;
+  }
+
   /** The caller gave up (abort or deadline): tell the upstream, then reject. */
   cancel(entry: PendingRequest, reason: string, error: Error = new GatehouseError('GH_ERR_REQUEST_CANCELLED')): void {
     if (entry.table !== this) return;

@@ -16,7 +16,7 @@ import type { GatewayMetrics } from '../observe/metrics.ts';
 import { Balancer } from './balancer.ts';
 import { Breaker, BREAKER_GAUGE } from './breaker.ts';
 import type { BreakerState } from './breaker.ts';
-import { notDelivered } from './delivery.ts';
+import { notDelivered, refusedByUpstream } from './delivery.ts';
 import { HealthChecker } from './health.ts';
 import { UpstreamPool } from './pool.ts';
 import type { AcquireContext, PoolEvents, PoolOptions, PoolStats } from './pool.ts';
@@ -46,7 +46,7 @@ const REPLICA_FAILURES = new Set(['GH_ERR_UPSTREAM_UNAVAILABLE', 'GH_ERR_UPSTREA
 
 /** True when `err` means the replica itself failed: the request may be worth sending to another one. */
 export function replicaFailed(err: unknown): boolean {
-  return GatehouseError.is(err) && REPLICA_FAILURES.has(err.code);
+  return GatehouseError.is(err) && REPLICA_FAILURES.has(err.code) && !refusedByUpstream(err);
 }
 
 interface Waiter {
@@ -91,6 +91,8 @@ export class ReplicaSet {
   /** Which replica a connection belongs to. */
   private readonly owners = new WeakMap<UpstreamConnection, Replica>();
   private readonly idempotentTools: readonly RegExp[];
+  /** Wakes `drain()` when the last request in flight ends. */
+  private idle: (() => void) | undefined = undefined;
 
   constructor(name: string, config: UpstreamConfig, events: PoolEvents, options: ReplicaSetOptions) {
     this.name = name;
@@ -165,8 +167,10 @@ export class ReplicaSet {
       () => r.breaker.success(),
       (err: Error) => {
         r.lastError = err.message;
-        r.checkTripped = true;
-        r.breaker.trip();
+        if (!refusedByUpstream(err)) {
+          r.checkTripped = true;
+          r.breaker.trip();
+        }
         throw err;
       },
     ));
@@ -187,7 +191,15 @@ export class ReplicaSet {
   /** True while `conn`'s replica takes requests: the router keeps a session on it. */
   usable(conn: UpstreamConnection): boolean {
     const r = this.owners.get(conn);
-    return r !== undefined && r.breaker.admits;
+    return r !== undefined && this.inRotation(r);
+  }
+
+  /**
+   * May the replica take a client's request? A replica that failed its health checks comes back only by passing
+   * one: its half-open probe is the check, never a client's request (which could hang on it for the whole timeout).
+   */
+  private inRotation(r: Replica): boolean {
+    return r.breaker.admits && !(this.health !== null && r.checkTripped);
   }
 
   /**
@@ -245,6 +257,7 @@ export class ReplicaSet {
       this.metrics?.upstreamInFlight.dec({ upstream: this.name, replica: r.id });
       this.metrics?.upstreamRequestSeconds.observe({ upstream: this.name, replica: r.id, method, outcome }, (performance.now() - started) / 1000);
       this.dequeue(r);
+      if (this.idle !== undefined && this.inFlight() === 0) this.idle();
     }
   }
 
@@ -273,6 +286,28 @@ export class ReplicaSet {
     return { ...sum, replicas: this.status() };
   }
 
+  /**
+   * The upstream was removed from the config: let the requests in flight finish (at most `timeoutMs`), then close.
+   * The gateway has already stopped routing new requests here.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.inFlight() > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => (this.idle = resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.close();
+  }
+
+  private inFlight(): number {
+    let n = 0;
+    for (const r of this.replicas) n += r.inFlight + r.queue.length;
+    return n;
+  }
+
   /** Stop checks and every replica; queued requests get GH_ERR_SHUTTING_DOWN. */
   async close(): Promise<void> {
     this.health?.stop();
@@ -289,9 +324,12 @@ export class ReplicaSet {
     const affine = this.balancer.strategy === 'session-affinity';
     const previous = affine ? this.affinity.get(sessionId) : undefined;
     const failed = (r: Replica) => tried !== undefined && [...tried].some((c) => this.owners.get(c) === r);
-    if (previous !== undefined && previous.breaker.admits && !failed(previous)) return previous;
-    let candidates = this.replicas.filter((r) => r.breaker.admits && !failed(r));
-    // Every replica in rotation already failed this request: one of them may have recovered (a restarted process).
+    const inRotation = (r: Replica) => this.inRotation(r);
+    if (previous !== undefined && inRotation(previous) && !failed(previous)) return previous;
+    let candidates = this.replicas.filter((r) => inRotation(r) && !failed(r));
+    // Every replica in rotation already failed this request, or checks took them all out: one may have recovered
+    // (a restarted process), so try those the breaker lets through.
+    if (candidates.length === 0) candidates = this.replicas.filter((r) => r.breaker.admits && !failed(r));
     if (candidates.length === 0) candidates = this.replicas.filter((r) => r.breaker.admits);
     if (candidates.length === 0) {
       this.metrics?.upstreamRejected.inc({ upstream: this.name, reason: 'circuit-open' });
@@ -369,7 +407,7 @@ export class ReplicaSet {
 
   /** Feed a failed request to the breaker; returns the outcome label. */
   private settle(r: Replica, err: unknown): string {
-    if (err instanceof UpstreamRpcError) {
+    if (err instanceof UpstreamRpcError || refusedByUpstream(err)) {
       r.breaker.success(); // an answer: the replica is alive
       return 'error';
     }
@@ -392,6 +430,9 @@ export class ReplicaSet {
     try {
       const conn = await Promise.race([r.pool.catalog(), deadline]);
       await conn.request(check, undefined, { timeoutMs: timeout });
+    } catch (err) {
+      // A refusal (401 to an upstream that lists only for users) is an answer: the replica is up.
+      if (!refusedByUpstream(err)) throw err;
     } finally {
       clearTimeout(timer);
     }
