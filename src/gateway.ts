@@ -51,6 +51,7 @@ import { SUPPORTED_REVISIONS } from './session/revision.ts';
 import { ReplicaSet } from './upstream/replica-set.ts';
 import type { UpstreamConnection, UpstreamInfo } from './upstream/types.ts';
 import { VERSION } from './version.ts';
+import { Tracing } from './observe/tracing.ts';
 
 /** What the gateway declares to upstreams: it relays these to the client that caused the request. */
 const UPSTREAM_CLIENT_CAPABILITIES: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
@@ -96,12 +97,16 @@ export class Gateway implements Front {
   private closed = false;
   /** The audit log (issue 4), null with audit.enabled false; opened once, a reload that changes `audit` needs a restart. */
   readonly audit: AuditLog | null = null;
+  /** Spans of the request path, null with tracing off (no `tracing.endpoint`); set at start, like the audit log. */
+  readonly tracing: Tracing | null;
 
-  constructor(config: GatehouseConfig, logger: Logger) {
+  /** `options.tracing` replaces the one `config.tracing` would make (tests export to memory). */
+  constructor(config: GatehouseConfig, logger: Logger, options: { tracing?: Tracing } = {}) {
     this.config = config;
     this.logger = logger;
     this.options = frontOptions(config);
     this.sessions = new SessionRegistry(config.server.sessionIdleTimeout);
+    this.tracing = options.tracing ?? Tracing.create(config.tracing, logger);
     this.metrics.countSessionsOf(() => this.sessions.values());
     this.sessions.onEnd = (s) => {
       this.router.releaseSession(s);
@@ -137,6 +142,8 @@ export class Gateway implements Front {
       toolsListed: (session, served, all) => this.tokenUsage.listed(session, served, all),
       // Decided at start: a reload that flips server.metrics turns the endpoint on or off at once, the recording on restart.
       ...(config.server.metrics && { metrics: this.metrics }),
+      ...(this.tracing !== null && { tracing: this.tracing }),
+      logger,
       audit: audit === null ? undefined : {
         wants: (method) => audit.wants(method),
         append: (entry) => audit.append(entry).catch((err: unknown) => {
@@ -517,6 +524,8 @@ export class Gateway implements Front {
     if (this.pinWatch) clearInterval(this.pinWatch);
     this.pinWatch = null;
     if (!this.closed) await this.pins?.close();
+    // Last: the spans of calls cut short by the close are exported too.
+    if (!this.closed) await this.tracing?.close().catch((err: unknown) => this.logger.warn({ err }, 'tracing: could not export the last spans'));
     this.closed = true;
   }
 

@@ -8,9 +8,11 @@ import { GatehouseError, httpReplyOf, toRpcError, UpstreamRpcError } from '../co
 import type { JsonObject, JsonRpcNotification, JsonRpcRequest, JsonRpcResponse } from '../core/jsonrpc.ts';
 import { RpcCode, success } from '../core/jsonrpc.ts';
 import { LocalReply, rejectionOf } from '../core/stage.ts';
-import type { Pipeline, StageContext, StageFinding } from '../core/stage.ts';
+import type { Pipeline, StageContext, StageFinding, StageTracer } from '../core/stage.ts';
 import type { AuditEntry } from '../observe/audit.ts';
 import type { GatewayMetrics, RequestOutcome } from '../observe/metrics.ts';
+import { Tracing, passThrough, withTraceMeta } from '../observe/tracing.ts';
+import type { Span, TraceCarrier } from '../observe/tracing.ts';
 import type { CallContext, DownstreamSession } from '../session/session.ts';
 import type { Exchange } from '../server/exchange.ts';
 import type { UpstreamConnection, UpstreamRequestOptions } from '../upstream/types.ts';
@@ -21,6 +23,7 @@ import type { QuarantinedDef } from './catalog.ts';
 import { quarantineText } from '../guard/pinning.ts';
 import type { QuarantineReason } from '../guard/pinning.ts';
 import { InputRequests } from './input-requests.ts';
+import type { Logger } from 'pino';
 
 /** An upstream's replicas as the router sees them (src/upstream/replica-set.ts). */
 export interface ConnectionSource {
@@ -39,6 +42,8 @@ export interface ConnectionSource {
   idempotent(tool: string): boolean;
   countRetry(method: string): void;
   countFailover(): void;
+  /** The replica that owns `conn` (host:port, or a stdio copy's number), for trace attributes. */
+  replicaOf?(conn: UpstreamConnection): string | undefined;
 }
 
 export interface RouterDeps {
@@ -64,6 +69,10 @@ export interface RouterDeps {
   audit?: { wants(method: string): boolean; append(entry: AuditEntry): Promise<unknown> };
   /** Request metrics; absent with `server.metrics: false`, and then nothing is recorded. */
   metrics?: GatewayMetrics;
+  /** Logs one debug line per answered call (session, request id, outcome, trace id) when debug is enabled. */
+  logger?: Logger;
+  /** Spans of the request path; absent when tracing is off (the client's trace context then passes through). */
+  tracing?: Tracing;
 }
 
 type Handler = (ctx: CallContext, params: JsonObject | undefined, view: View) => Promise<JsonObject> | JsonObject;
@@ -119,8 +128,11 @@ export class Router {
     h.set('logging/setLevel', (ctx, p, v) => this.setLevel(ctx, p, v));
   }
 
-  /** Serve one client request; the answer goes out through `exchange`. Never throws. */
-  handleRequest(session: DownstreamSession, request: JsonRpcRequest, exchange: Exchange): void {
+  /**
+   * Serve one client request; the answer goes out through `exchange`. Never throws. `trace` is the W3C trace context
+   * of the HTTP request that carried it, if any (`params._meta` may carry the request's own).
+   */
+  handleRequest(session: DownstreamSession, request: JsonRpcRequest, exchange: Exchange, trace?: TraceCarrier): void {
     if (!session.stateful && this.inputs.resume(session, request, exchange)) return;
     const ctx: CallContext = {
       session,
@@ -134,7 +146,14 @@ export class Router {
       attributed: false,
       startedAt: performance.now(),
       upstreamMs: 0,
+      trace,
+      span: undefined,
     };
+    const tracing = this.deps.tracing;
+    if (tracing !== undefined) {
+      const info = { method: request.method, target: targetOf(request.method, request.params), sessionId: session.id, requestId: request.id, protocolVersion: session.revision, virtualServer: session.virtualServer };
+      ctx.span = tracing.startRequest(info, trace, request.params?._meta as JsonObject | undefined);
+    }
     session.inFlight.set(request.id, ctx);
     this.active++;
     this.deps.metrics?.requestStarted(session.virtualServer);
@@ -157,9 +176,14 @@ export class Router {
     if (audit === undefined || !audit.wants(ctx.method)) return this.respond(ctx, response, params, result, err);
     // A refusal with its own HTTP status must not lose it to a stream opening while its record is written.
     if ('error' in response && httpReplyOf(response.error) !== undefined) ctx.exchange.hold?.();
+    const span = ctx.span?.isRecording() === true ? this.deps.tracing?.startChild(ctx.span, 'gatehouse.audit') : undefined;
     audit.append(this.auditEntry(ctx, params, result, err)).then(
-      () => this.respond(ctx, response, params, result, err),
       () => {
+        if (span !== undefined) Tracing.end(span);
+        this.respond(ctx, response, params, result, err);
+      },
+      (auditErr: unknown) => {
+        if (span !== undefined) Tracing.end(span, auditErr);
         const failure = new GatehouseError('GH_ERR_AUDIT_UNAVAILABLE');
         this.respond(ctx, { jsonrpc: '2.0', id: ctx.requestId, error: toRpcError(failure) }, params, undefined, failure);
       },
@@ -178,6 +202,15 @@ export class Router {
     if (metrics !== undefined) {
       metrics.requestEnded(session.virtualServer);
       this.observe(metrics, ctx, params, result, err);
+    }
+    if (ctx.span !== undefined) endCall(ctx.span, ctx, result, err);
+    // One line per call at debug level only: nothing per message at info on the hot path.
+    const logger = this.deps.logger;
+    if (logger?.isLevelEnabled('debug') === true) {
+      logger.debug({
+        session: session.id, request: ctx.requestId, method: ctx.method, target: targetOf(ctx.method, params), upstream: ctx.connection?.upstream,
+        outcome: outcomeOf(ctx, result, err), ms: Math.round(performance.now() - ctx.startedAt), traceId: ctx.span?.spanContext().traceId,
+      }, 'request served');
     }
     ctx.exchange.respond(response);
   }
@@ -199,13 +232,8 @@ export class Router {
         tool = name;
       } else if (this.answeredLocally.has(ctx)) tool = name;
     }
-    let outcome: RequestOutcome = 'ok';
-    if (err !== null) {
-      const cancelled = ctx.abort.signal.aborted || (GatehouseError.is(err) && err.code === 'GH_ERR_REQUEST_CANCELLED');
-      outcome = rejectionOf(err) !== null ? 'denied' : cancelled ? 'cancelled' : 'error';
-    } else if (result?.isError === true) outcome = 'tool_error';
     const seconds = (performance.now() - ctx.startedAt) / 1000;
-    metrics.observeRequest(this.handlers.has(ctx.method) ? ctx.method : 'other', vs, upstream, tool, outcome, seconds, ctx.upstreamMs / 1000);
+    metrics.observeRequest(this.handlers.has(ctx.method) ? ctx.method : 'other', vs, upstream, tool, outcomeOf(ctx, result, err), seconds, ctx.upstreamMs / 1000);
   }
 
   private async dispatch(ctx: CallContext, params: JsonObject | undefined): Promise<JsonObject> {
@@ -387,6 +415,10 @@ export class Router {
       this.progress.set(token, ctx);
       params = { ...params, _meta: { ...meta, progressToken: token } };
     }
+    const tracing = ctx.span === undefined ? undefined : this.deps.tracing;
+    // Untraced, the client's context goes upstream as it came (the HTTP header's also in `_meta`, for every transport).
+    const passed = tracing === undefined && ctx.trace !== undefined ? passThrough(ctx.trace, meta) : null;
+    if (passed !== null && typeof meta?.traceparent !== 'string') params = withTraceMeta(params, passed);
     // Subscriptions and the log level live on the session's own connection; calls follow the balancer.
     const home = source.affine || method === 'resources/subscribe' || method === 'resources/unsubscribe' || method === 'logging/setLevel';
     const deadline = performance.now() + this.deps.requestTimeout(upstream, tool);
@@ -399,15 +431,27 @@ export class Router {
       let calls = this.inflightByConn.get(conn);
       if (!calls) this.inflightByConn.set(conn, (calls = new Set()));
       calls.add(ctx);
+      let span: Span | undefined;
+      let propagation = passed;
+      if (tracing !== undefined) {
+        ({ span, propagation } = tracing.startUpstream(ctx.span!, method, upstream, tool ?? targetOf(method, params), attempt));
+        const replica = source.replicaOf?.(conn);
+        if (replica !== undefined) span.setAttribute('gatehouse.replica', replica);
+      }
       try {
         const timeoutMs = Math.max(1, Math.round(deadline - performance.now()));
+        const options: UpstreamRequestOptions = { signal: ctx.abort.signal, timeoutMs, tag: ctx, principal: ctx.session.principal };
+        if (propagation !== null) options.traceHeaders = propagation.headers;
         const sent = performance.now();
         try {
-          return await source.request(conn, method, params, { signal: ctx.abort.signal, timeoutMs, tag: ctx, principal: ctx.session.principal });
+          const result = await source.request(conn, method, span === undefined ? params : withTraceMeta(params, propagation!), options);
+          if (span !== undefined) Tracing.end(span);
+          return result;
         } finally {
           ctx.upstreamMs += performance.now() - sent;
         }
       } catch (err) {
+        if (span !== undefined) Tracing.end(span, err);
         if (!replicaFailed(err) || ctx.abort.signal.aborted) throw err;
         const arrived = !undelivered(err);
         // A timeout already says what happened and spent the deadline.
@@ -534,15 +578,17 @@ export class Router {
   }
 
   private stageContext(ctx: CallContext, view: View, params: JsonObject | undefined, pipeline: Pipeline): StageContext {
-    return stageContext(this, ctx, view, params, pipeline);
+    return stageContext(this, ctx, view, params, pipeline, this.deps.tracing);
   }
 
   /** A stage serving a request by another one (a meta-tool calling the real tool): same session, full pipeline. */
   nested(parent: CallContext, method: string, params: JsonObject | undefined): Promise<JsonObject> {
     const ctx: CallContext = { ...parent, method, connection: null, progressToken: undefined, upstreamProgressToken: undefined, attributed: false, startedAt: performance.now(), upstreamMs: 0 };
+    const target = targetOf(method, params);
+    if (parent.span !== undefined) ctx.span = this.deps.tracing?.startChild(parent.span, target === undefined ? method : `${method} ${target}`, { 'mcp.method.name': method });
     const audit = this.deps.audit;
     const metrics = this.deps.metrics;
-    if ((audit === undefined || !audit.wants(method)) && metrics === undefined) return this.dispatch(ctx, params);
+    if ((audit === undefined || !audit.wants(method)) && metrics === undefined && ctx.span === undefined) return this.dispatch(ctx, params);
     return this.settleNested(parent, ctx, params, metrics, audit !== undefined && audit.wants(method) ? audit : undefined);
   }
 
@@ -572,6 +618,7 @@ export class Router {
     }
     parent.upstreamMs += ctx.upstreamMs;
     if (metrics !== undefined) this.observe(metrics, ctx, params, result, err);
+    if (ctx.span !== undefined) endCall(ctx.span, ctx, result, failed ? err : null);
     if (failed) throw err;
     return result!;
   }
@@ -696,7 +743,7 @@ function resourceUpstream(view: View, uri: string): string | undefined {
 }
 
 /** What the guard stages see of a request: who asks, on which virtual server, for what, served by whom. */
-function stageContext(router: Router, ctx: CallContext, view: View, params: JsonObject | undefined, pipeline: Pipeline): StageContext {
+function stageContext(router: Router, ctx: CallContext, view: View, params: JsonObject | undefined, pipeline: Pipeline, tracing: Tracing | undefined): StageContext {
   let target: string | null = null;
   let upstream: string | null = null;
   let original: string | null = null;
@@ -712,6 +759,7 @@ function stageContext(router: Router, ctx: CallContext, view: View, params: Json
   return {
     method: ctx.method,
     sessionId: ctx.session.id,
+    requestId: ctx.requestId,
     principal: ctx.session.principal,
     virtualServer: ctx.session.virtualServer,
     target,
@@ -733,7 +781,47 @@ function stageContext(router: Router, ctx: CallContext, view: View, params: Json
       ctx.session.push(notifyParams === undefined ? { jsonrpc: '2.0', method } : { jsonrpc: '2.0', method, params: notifyParams });
     },
     addFinding: (finding) => router.addFinding(ctx, finding),
+    ...(ctx.span?.isRecording() === true && tracing !== undefined && { tracer: stageTracer(tracing, ctx.span) }),
   };
+}
+
+/** Spans for the stages of a traced call: `gatehouse.stage <name>`, with the phase and the verdict. */
+function stageTracer(tracing: Tracing, parent: Span): StageTracer {
+  return {
+    start(stage, phase) {
+      const span = tracing.startChild(parent, `gatehouse.stage ${stage}`, { 'gatehouse.stage': stage, 'gatehouse.stage.phase': phase });
+      return {
+        end(verdict, err) {
+          span.setAttribute('gatehouse.stage.verdict', verdict);
+          Tracing.end(span, err);
+        },
+      };
+    },
+  };
+}
+
+/** End a call's span: its error, or a tool result that reports one (`error.type` tool_error, per the MCP conventions). */
+function endCall(span: Span, ctx: CallContext, result: JsonObject | undefined, err: unknown): void {
+  if (err === null && result?.isError === true) span.setAttribute('error.type', 'tool_error');
+  const upstream = ctx.connection?.upstream;
+  if (upstream !== undefined) span.setAttribute('gatehouse.upstream', upstream);
+  Tracing.end(span, err);
+}
+
+/** How a call ended, for metrics and logs. */
+function outcomeOf(ctx: CallContext, result: JsonObject | undefined, err: unknown): RequestOutcome {
+  if (err !== null) {
+    const cancelled = ctx.abort.signal.aborted || (GatehouseError.is(err) && err.code === 'GH_ERR_REQUEST_CANCELLED');
+    return rejectionOf(err) !== null ? 'denied' : cancelled ? 'cancelled' : 'error';
+  }
+  return result?.isError === true ? 'tool_error' : 'ok';
+}
+
+/** What a request addresses, for span names: a tool or prompt name, a resource URI. */
+function targetOf(method: string, params: JsonObject | undefined): string | undefined {
+  if (method === 'tools/call' || method === 'prompts/get') return typeof params?.name === 'string' ? params.name : undefined;
+  if (method === 'resources/read' || method === 'resources/subscribe' || method === 'resources/unsubscribe') return typeof params?.uri === 'string' ? params.uri : undefined;
+  return undefined;
 }
 
 function encodeCursor(offset: number): string {

@@ -279,6 +279,17 @@ export const configSchema = z.strictObject({
   logging: section(z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({})),
+  /** OpenTelemetry spans of the request path (src/observe/tracing.ts), exported over OTLP/HTTP; off without `endpoint`. */
+  tracing: section(z.strictObject({
+    /** The collector's OTLP/HTTP traces URL (JSON encoding), e.g. http://otel-collector:4318/v1/traces. */
+    endpoint: z.url({ protocol: /^https?$/, error: 'an http(s) URL such as http://otel-collector:4318/v1/traces' }).optional(),
+    /** Sent with every export, e.g. a hosted backend's API key: { x-api-key: "${OTEL_KEY}" }. */
+    headers: z.record(z.string(), text).default({}),
+    serviceName: z.string().min(1).default('gatehouse'),
+    /** Fraction of new traces recorded (0..1); a client's sampling decision is followed either way. */
+    sampleRatio: num(z.number().min(0).max(1)).default(1),
+    exportTimeout: duration.default(10_000),
+  }).prefault({})),
   /** How clients authenticate (src/auth/config.ts). */
   auth: section(authConfigSchema),
   /** Who may see and call what (src/policy/config.ts). */

@@ -12,6 +12,8 @@ import type { Principal } from '../auth/principal.ts';
 export interface StageContext {
   readonly method: string;
   readonly sessionId: string;
+  /** The client's JSON-RPC id of the call (absent for contexts made outside the router): for log lines. */
+  readonly requestId?: string | number;
   readonly principal: Principal;
   readonly virtualServer: string;
   /**
@@ -32,6 +34,18 @@ export interface StageContext {
   notify(method: string, params?: JsonObject): void;
   /** Record a finding with the call in the audit log (optional: contexts made outside the router may lack it). */
   addFinding?(finding: StageFinding): void;
+  /** Set when the call is traced: the pipeline opens a span per stage it runs (src/observe/tracing.ts). */
+  readonly tracer?: StageTracer;
+}
+
+/** The ids a stage's log line carries, so it can be matched with the call's audit record, trace and other lines. */
+export function callIds(ctx: StageContext): { session: string; request: string | number | undefined } {
+  return { session: ctx.sessionId, request: ctx.requestId };
+}
+
+/** Spans of the stages a traced call runs through; `end` is told the verdict, or the error a stage threw. */
+export interface StageTracer {
+  start(stage: string, phase: 'request' | 'response'): { end(verdict: string, err?: unknown): void };
 }
 
 export type Verdict<T> = { action: 'continue' } | { action: 'mutate'; value: T } | { action: 'reject'; error: GatehouseError };
@@ -111,7 +125,7 @@ export function compilePipeline(stages: readonly Stage[]): Pipeline {
     onRequest: req.length === 0 ? null : async function runRequestPhase(ctx, params) {
       let current = params;
       for (const s of req) {
-        const v = await s.onRequest!(ctx, current);
+        const v = ctx.tracer === undefined ? await s.onRequest!(ctx, current) : await traced(ctx.tracer, s.name, 'request', () => s.onRequest!(ctx, current));
         if (v.action === 'reject') throw rejected(v.error, s.name, 'request');
         if (v.action === 'respond') return new LocalReply(v.value);
         if (v.action === 'mutate') current = v.value;
@@ -121,7 +135,7 @@ export function compilePipeline(stages: readonly Stage[]): Pipeline {
     onResponse: res.length === 0 ? null : async function runResponsePhase(ctx, result) {
       let current = result;
       for (const s of res) {
-        const v = await s.onResponse!(ctx, current);
+        const v = ctx.tracer === undefined ? await s.onResponse!(ctx, current) : await traced(ctx.tracer, s.name, 'response', () => s.onResponse!(ctx, current));
         if (v.action === 'reject') throw rejected(v.error, s.name, 'response');
         if (v.action === 'mutate') current = v.value;
       }
@@ -144,4 +158,17 @@ export function compilePipeline(stages: readonly Stage[]): Pipeline {
       for (const s of stages) s.onSessionEnd?.(id);
     } : null,
   };
+}
+
+/** Run one stage phase inside its span. */
+async function traced<V extends { action: string }>(tracer: StageTracer, stage: string, phase: 'request' | 'response', run: () => V | Promise<V>): Promise<V> {
+  const span = tracer.start(stage, phase);
+  try {
+    const v = await run();
+    span.end(v.action, v.action === 'reject' ? (v as { error?: unknown }).error : undefined);
+    return v;
+  } catch (err) {
+    span.end('error', err);
+    throw err;
+  }
 }

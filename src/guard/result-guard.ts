@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { GatehouseError } from '../core/errors.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { JsonObject } from '../core/jsonrpc.ts';
-import { CONTINUE } from '../core/stage.ts';
+import { CONTINUE, callIds } from '../core/stage.ts';
 import type { Stage, StageContext, Verdict } from '../core/stage.ts';
 import type { ResultGuardConfig } from './config.ts';
 import { scanInjection } from './injection.ts';
@@ -147,7 +147,7 @@ export function createResultGuardStage(config: ResultGuardConfig, deps: ResultGu
 }
 
 function where(ctx: StageContext, deps: ResultGuardDeps) {
-  return { virtualServer: deps.virtualServer ?? ctx.virtualServer, principal: ctx.principal.id, method: ctx.method, target: ctx.target, upstream: ctx.upstream };
+  return { ...callIds(ctx), virtualServer: deps.virtualServer ?? ctx.virtualServer, principal: ctx.principal.id, method: ctx.method, target: ctx.target, upstream: ctx.upstream };
 }
 
 function spend(budget: ScanBudget, text: string): boolean {

@@ -172,7 +172,7 @@ export class GatewayMetrics {
 
   readonly upstreamRejected = new Counter({
     name: 'gatehouse_upstream_rejected_total',
-    help: 'Requests refused without being sent upstream, by upstream and reason (overloaded | circuit-open | outcome-unknown)',
+    help: 'Requests refused without being sent upstream, by upstream and reason (overloaded | circuit-open)',
     labelNames: ['upstream', 'reason'],
     registers: [this.registry],
   });

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { GatehouseError } from '../core/errors.ts';
 import type { JsonObject } from '../core/jsonrpc.ts';
-import { CONTINUE, withRule } from '../core/stage.ts';
+import { CONTINUE, callIds, withRule } from '../core/stage.ts';
 import type { Stage, StageContext } from '../core/stage.ts';
 import { compilePolicy } from './authorize.ts';
 import type { Authorizer } from './authorize.ts';
@@ -64,12 +64,12 @@ export function createPolicyStage(config: PolicyConfig, virtualServer: string, o
       const decision = authorizer.decide(ctx.principal, target);
       if (decision.shadowed) {
         counters.shadowDenied++;
-        logger?.warn({ virtualServer, principal: ctx.principal.id, method: ctx.method, kind: target.kind, target: target.name, upstream: target.upstream, rule: decision.rule, shadow: true }, 'policy would deny (shadow mode)');
+        logger?.warn({ ...callIds(ctx), virtualServer, principal: ctx.principal.id, method: ctx.method, kind: target.kind, target: target.name, upstream: target.upstream, rule: decision.rule, shadow: true }, 'policy would deny (shadow mode)');
         return CONTINUE;
       }
       if (decision.allowed) return CONTINUE;
       counters.denied++;
-      logger?.warn({ virtualServer, principal: ctx.principal.id, method: ctx.method, kind: target.kind, target: target.name, upstream: target.upstream, rule: decision.rule ?? '(default)' }, 'policy denied');
+      logger?.warn({ ...callIds(ctx), virtualServer, principal: ctx.principal.id, method: ctx.method, kind: target.kind, target: target.name, upstream: target.upstream, rule: decision.rule ?? '(default)' }, 'policy denied');
       return { action: 'reject', error: withRule(notFound(target), decision.rule ?? '(default)') };
     },
   };

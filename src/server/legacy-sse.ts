@@ -14,6 +14,7 @@ import type { ClientInfo } from '../session/session.ts';
 import { StreamExchange } from './exchange.ts';
 import type { Front } from './front.ts';
 import { acceptsEventStream, checkContentType, checkOrigin, readBody } from './guards.ts';
+import { traceCarrierOf } from '../observe/tracing.ts';
 
 export const LEGACY_MESSAGES_PATH = '/messages';
 
@@ -70,7 +71,7 @@ export async function handleLegacyMessage(front: Front, req: IncomingMessage, re
   const exchange = new StreamExchange(session.standalone);
   if (isRequest(m)) {
     if (m.method === 'initialize') return initializeLegacy(front, session, m, exchange);
-    front.router.handleRequest(session, m, exchange);
+    front.router.handleRequest(session, m, exchange, traceCarrierOf(req.headers));
   } else if (isNotification(m)) front.router.handleNotification(session, m);
   else if (isResponse(m)) front.router.handleResponse(session, m);
 }

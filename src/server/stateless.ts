@@ -18,6 +18,7 @@ import { PostExchange, writeJson } from './exchange.ts';
 import type { Exchange } from './exchange.ts';
 import type { Front, ListenFilter as Filter } from './front.ts';
 import { acceptsEventStream } from './guards.ts';
+import { traceCarrierOf } from '../observe/tracing.ts';
 
 const STATELESS_METHODS = new Set([
   'server/discover', 'subscriptions/listen', 'tools/list', 'tools/call', 'prompts/list', 'prompts/get',
@@ -68,7 +69,7 @@ export function handleStateless(front: Front, req: IncomingMessage, res: ServerR
   res.on('close', () => {
     if (!res.writableEnded) context.inFlight.get(message.id)?.abort.abort();
   });
-  front.router.handleRequest(context, message, withResultType(inner));
+  front.router.handleRequest(context, message, withResultType(inner), traceCarrierOf(req.headers));
 }
 
 /** Check the request's protocol context (`_meta`) against its headers; throws the revision's 400 errors. */

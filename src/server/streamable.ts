@@ -19,6 +19,7 @@ import { PostExchange, writeJson } from './exchange.ts';
 import type { Front } from './front.ts';
 import { acceptsEventStream, checkContentType, checkOrigin, checkPostAccept, readBody } from './guards.ts';
 import { handleStateless, isStatelessRequest } from './stateless.ts';
+import { traceCarrierOf } from '../observe/tracing.ts';
 
 export async function handleStreamable(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string): Promise<void> {
   checkOrigin(req, front.options.origin);
@@ -110,7 +111,8 @@ export function dispatchMessages(
   // A tool call may stream progress, logs and server->client requests: answer it as a stream from the start.
   if (front.options.streamCalls && requests === 1 && !batch && (messages[0] as JsonRpcRequest).method === 'tools/call') exchange.startStream();
   for (const r of rejected) exchange.respond(r);
-  for (const m of messages) if (isRequest(m)) front.router.handleRequest(session, m, exchange);
+  const trace = traceCarrierOf(req.headers);
+  for (const m of messages) if (isRequest(m)) front.router.handleRequest(session, m, exchange, trace);
 }
 
 /**

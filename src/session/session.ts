@@ -10,6 +10,7 @@ import { EventStream } from '../server/event-stream.ts';
 import type { Exchange, StreamRegistry } from '../server/exchange.ts';
 import type { UpstreamConnection } from '../upstream/types.ts';
 import type { Principal } from '../auth/principal.ts';
+import type { Span, TraceCarrier } from '../observe/tracing.ts';
 
 export interface ClientInfo {
   name: string;
@@ -35,6 +36,10 @@ export interface CallContext {
   readonly startedAt: number;
   /** Milliseconds spent waiting on upstream requests so far: the rest of the call's time is the gateway's own. */
   upstreamMs: number;
+  /** The trace context of the HTTP request that carried the call (its `traceparent` header), if any. */
+  readonly trace: TraceCarrier | undefined;
+  /** The call's span when tracing is on (src/observe/tracing.ts). */
+  span: Span | undefined;
 }
 
 interface PendingClientRequest {

@@ -171,7 +171,8 @@ export class HttpConnection extends HttpBaseConnection {
     exchange.session = this.sessionId;
     exchange.sent = sent;
     exchange.reset();
-    this.posts.dispatch({ path: this.path, method: 'POST', headers, body: exchange.body }, exchange);
+    const trace = exchange.traceHeaders;
+    this.posts.dispatch({ path: this.path, method: 'POST', headers: trace === undefined ? headers : headers.concat(trace), body: exchange.body }, exchange);
   }
 
   /** The POST headers plus `creds`; the same array again while neither changed (no allocation per request). */

@@ -24,6 +24,8 @@ export class PendingRequest {
   table: PendingTable | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
+  /** Trace context headers for the HTTP transports (UpstreamRequestOptions.traceHeaders). */
+  traceHeaders: readonly string[] | undefined = undefined;
   resolve: (result: JsonObject) => void = noop;
   reject: (err: Error) => void = noop;
 
@@ -91,6 +93,7 @@ export class PendingTable {
     const id = this.nextId++;
     entry.id = id;
     entry.method = method;
+    entry.traceHeaders = options?.traceHeaders;
     const promise = new Promise<JsonObject>((resolve, reject) => {
       entry.resolve = resolve;
       entry.reject = reject;

@@ -16,7 +16,7 @@ import type { GatewayMetrics } from '../observe/metrics.ts';
 import { Balancer } from './balancer.ts';
 import { Breaker, BREAKER_GAUGE } from './breaker.ts';
 import type { BreakerState } from './breaker.ts';
-import { notDelivered, refusedByUpstream } from './delivery.ts';
+import { notDelivered, refusedByUpstream, undelivered } from './delivery.ts';
 import { HealthChecker } from './health.ts';
 import { UpstreamPool } from './pool.ts';
 import type { AcquireContext, PoolEvents, PoolOptions, PoolStats } from './pool.ts';
@@ -120,8 +120,8 @@ export class ReplicaSet {
       check: (r) => this.check(r),
       passed: (r) => {
         this.metrics?.upstreamHealthChecks.inc({ upstream: name, replica: r.id, outcome: 'pass' });
-        // A pass closes what checks opened, or serves as the probe of a half-open breaker; a breaker that requests
-        // opened stays open for its interval (a replica can answer ping and still fail calls).
+        // A pass closes what checks opened (or also found failing), or serves as the probe of a half-open breaker; a
+        // breaker that only requests opened stays open for its interval (a replica can answer ping and still fail calls).
         if (r.checkTripped || r.breaker.state === 'half-open') {
           r.checkTripped = false;
           r.breaker.success();
@@ -130,10 +130,12 @@ export class ReplicaSet {
       failed: (r, err, unhealthy) => {
         this.metrics?.upstreamHealthChecks.inc({ upstream: name, replica: r.id, outcome: 'fail' });
         r.lastError = err.message;
-        if (unhealthy && r.breaker.state !== 'open') {
-          r.checkTripped = true;
-          r.breaker.trip();
-        }
+        if (!unhealthy) return;
+        // Also when requests opened the breaker first (they usually see a killed replica before the checks do): then
+        // it comes back by passing a check once it is up again, not when an ejection interval that doubles with every
+        // outage (reset only after maxOpenFor closed) runs out; else replicas restarted often can all be out at once.
+        r.checkTripped = true;
+        if (r.breaker.state !== 'open') r.breaker.trip();
       },
     }) : null;
   }
@@ -186,6 +188,11 @@ export class ReplicaSet {
   catalog(): Promise<UpstreamConnection> {
     const r = this.replicas.find((x) => x.breaker.state === 'closed') ?? this.replicas.find((x) => x.breaker.admits) ?? this.replicas[0];
     return r.pool.catalog();
+  }
+
+  /** The replica that owns `conn`: host:port of its URL, or a stdio copy's number. */
+  replicaOf(conn: UpstreamConnection): string | undefined {
+    return this.owners.get(conn)?.id;
   }
 
   /** True while `conn`'s replica takes requests: the router keeps a session on it. */
@@ -414,6 +421,9 @@ export class ReplicaSet {
     if (replicaFailed(err)) {
       r.lastError = (err as Error).message;
       r.breaker.failure();
+      // Opened because the connection was lost or refused: the replica is down, not misbehaving, so a passing
+      // health check (a restarted process) brings it back at once rather than when its ejection interval ends.
+      if (r.breaker.state === 'open' && (undelivered(err) || (GatehouseError.is(err) && err.code === 'GH_ERR_UPSTREAM_CLOSED'))) r.checkTripped = true;
       return 'failure';
     }
     r.breaker.release();

@@ -56,7 +56,8 @@ export class SseConnection extends HttpBaseConnection {
   }
 
   protected sendRequest(entry: PendingRequest, body: string): void {
-    this.posts!.dispatch({ path: this.endpointPath, method: 'POST', headers: this.postHeaders, body }, entry as SseExchange);
+    const trace = entry.traceHeaders;
+    this.posts!.dispatch({ path: this.endpointPath, method: 'POST', headers: trace === undefined ? this.postHeaders : this.postHeaders.concat(trace), body }, entry as SseExchange);
   }
 
   protected send(body: string): Promise<void> {

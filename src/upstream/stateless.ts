@@ -135,7 +135,8 @@ export class StatelessHttpConnection extends HttpBaseConnection {
     if (exchange.settled) return;
     const creds = this.credentials;
     if (creds === null) {
-      this.posts.dispatch({ path: this.path, method: 'POST', headers: exchange.headers, body: exchange.body }, exchange);
+      const trace = exchange.traceHeaders;
+      this.posts.dispatch({ path: this.path, method: 'POST', headers: trace === undefined ? exchange.headers : exchange.headers.concat(trace), body: exchange.body }, exchange);
       return;
     }
     const found = exchange.credential(creds);
@@ -148,7 +149,8 @@ export class StatelessHttpConnection extends HttpBaseConnection {
     if (exchange.settled) return;
     exchange.sent = creds;
     exchange.reset();
-    const headers = creds.length === 0 ? exchange.headers : exchange.headers.concat(creds);
+    const trace = exchange.traceHeaders;
+    const headers = creds.length === 0 && trace === undefined ? exchange.headers : exchange.headers.concat(creds, trace ?? []);
     this.posts.dispatch({ path: this.path, method: 'POST', headers, body: exchange.body }, exchange);
   }
 
@@ -197,7 +199,7 @@ export class StatelessHttpConnection extends HttpBaseConnection {
       else if (result.requestState === undefined) throw this.protocolError(`${method} answered input_required with neither inputRequests nor requestState`);
       // The spec: echo requestState exactly, and send none when the server sent none.
       if (result.requestState !== undefined) retry.requestState = result.requestState;
-      result = await this.exchange(method, retry, { signal: options?.signal, tag: options?.tag, principal: options?.principal, timeoutMs: this.left(started, total) });
+      result = await this.exchange(method, retry, { signal: options?.signal, tag: options?.tag, principal: options?.principal, traceHeaders: options?.traceHeaders, timeoutMs: this.left(started, total) });
     }
     return this.complete(method, result);
   }

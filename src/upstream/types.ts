@@ -26,6 +26,9 @@ export interface UpstreamRequestOptions {
   /** Who the request is made for: upstreams whose `auth` acts for the caller (token-exchange, passthrough) pick
    *  their credential by it. Absent for the gateway's own requests (initialize, catalog lists). */
   principal?: Principal;
+  /** W3C trace context headers (`traceparent`, `tracestate`, as name/value pairs) sent with the request by the
+   *  HTTP transports; the router puts the same context in `params._meta`. */
+  traceHeaders?: readonly string[];
 }
 
 /** Callbacks a connection raises for messages that are not responses to the gateway's requests. */
