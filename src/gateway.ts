@@ -423,7 +423,8 @@ export class Gateway implements Front {
     const pool = new ReplicaSet(name, config, {
       onNotification: (conn, n, tag) => this.router.onUpstreamNotification(name, conn, n, tag),
       onRequest: (conn, r, tag) => this.router.onUpstreamRequest(name, conn, r, tag),
-      onClose: (conn) => this.router.onUpstreamClose(name, conn),
+      onClose: (conn, error) => this.router.onUpstreamClose(name, conn, error),
+      onReplicaDown: () => this.router.moveListeners(name),
       onOpen: (conn, role) => this.onUpstreamOpen(name, pool, conn, role),
     }, {
       capabilities: UPSTREAM_CLIENT_CAPABILITIES,

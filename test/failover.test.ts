@@ -211,6 +211,21 @@ describe('failover across the replicas of an upstream', () => {
     await allInRotation();
   });
 
+  it('a replica killed under a subscribed, idle session: the session moves and subscribes again at once, unprompted', async () => {
+    const victim = replicas[0];
+    const session = await sessionOn(victim);
+    const sub = await post(gw.url, { jsonrpc: '2.0', id: 30, method: 'resources/subscribe', params: { uri: 'replica://info' } }, { 'mcp-session-id': session, 'mcp-protocol-version': VERSION });
+    assert.ok(sub.json.result, sub.text);
+    const others = replicas.filter((r) => r !== victim);
+    const counts = async () => Promise.all(others.map(async (r) => ((await (await fetch(`http://127.0.0.1:${r.port}/control`)).json()) as { subscriptions: number }).subscriptions));
+    const before = (await counts()).reduce((a, b) => a + b, 0);
+    await victim.kill();
+    // The session sends nothing: the gateway moves it when the connection is lost.
+    await until(async () => (await counts()).reduce((a, b) => a + b, 0) > before, 'the subscription restored on another replica');
+    await victim.start();
+    await allInRotation();
+  });
+
   it('a hanging replica: the call times out naming the upstream, others are served, and the replica leaves rotation', async () => {
     const victim = replicas[0];
     const session = await sessionOn(victim);

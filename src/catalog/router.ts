@@ -489,6 +489,14 @@ export class Router {
     return conn;
   }
 
+  private subscribesTo(session: DownstreamSession, upstream: string): boolean {
+    if (session.subscriptions.size === 0) return false;
+    const view = this.deps.view(session.virtualServer);
+    if (view === undefined) return false;
+    for (const uri of session.subscriptions) if (resourceUpstream(view, uri) === upstream) return true;
+    return false;
+  }
+
   /** Subscribe the session's resources of `upstream` again on its new connection, and set its log level there. */
   private async restore(session: DownstreamSession, upstream: string, conn: UpstreamConnection): Promise<void> {
     const view = this.deps.view(session.virtualServer);
@@ -675,8 +683,25 @@ export class Router {
   }
 
   /** The closed connection stays in its sessions' maps: their next request sees it closed, moves, and restores. */
-  onUpstreamClose(_upstream: string, conn: UpstreamConnection): void {
+  /** An upstream connection closed; `error` is set when it was lost rather than closed by the gateway. */
+  onUpstreamClose(upstream: string, conn: UpstreamConnection, error?: Error): void {
     this.inflightByConn.delete(conn);
+    if (error !== undefined) this.moveListeners(upstream);
+  }
+
+  /**
+   * Move the sessions that listen on `upstream` (resource subscriptions, a log level) off connections that are
+   * closed or whose replica left rotation: their notifications must not wait for a request of theirs to move them.
+   */
+  moveListeners(upstream: string): void {
+    const pool = this.deps.pool(upstream);
+    if (pool === undefined) return;
+    for (const session of this.deps.sessions()) {
+      const conn = session.connections.get(upstream);
+      if (session.closed || conn === undefined || (!conn.closed && pool.usable(conn))) continue;
+      if (!session.logLevel && !this.subscribesTo(session, upstream)) continue;
+      this.connection(session, upstream).catch(() => {}); // no replica now: its next request moves it
+    }
   }
 
   /** The session ended: give its connections back to their pools. */

@@ -37,6 +37,12 @@ export interface ReplicaStatus {
   lastError: string | null;
 }
 
+/** The pool events, and one of the set's own. */
+export interface ReplicaSetEvents extends PoolEvents {
+  /** A replica left rotation: sessions that only listen on it (subscriptions) should move without waiting for a request. */
+  onReplicaDown?(): void;
+}
+
 export interface ReplicaSetStats extends PoolStats {
   replicas: ReplicaStatus[];
 }
@@ -93,9 +99,11 @@ export class ReplicaSet {
   private readonly idempotentTools: readonly RegExp[];
   /** Wakes `drain()` when the last request in flight ends. */
   private idle: (() => void) | undefined = undefined;
+  private readonly onReplicaDown: (() => void) | undefined;
 
-  constructor(name: string, config: UpstreamConfig, events: PoolEvents, options: ReplicaSetOptions) {
+  constructor(name: string, config: UpstreamConfig, events: ReplicaSetEvents, options: ReplicaSetOptions) {
     this.name = name;
+    this.onReplicaDown = events.onReplicaDown;
     this.config = config;
     this.metrics = options.metrics;
     this.logger = options.logger;
@@ -450,7 +458,10 @@ export class ReplicaSet {
 
   private breakerChanged(r: Replica, state: BreakerState): void {
     this.gauge(r, state);
-    if (state === 'open') this.logger?.warn({ upstream: this.name, replica: r.id, err: r.lastError }, 'upstream replica out of rotation (circuit open)');
+    if (state === 'open') {
+      this.logger?.warn({ upstream: this.name, replica: r.id, err: r.lastError }, 'upstream replica out of rotation (circuit open)');
+      this.onReplicaDown?.();
+    }
     else if (state === 'closed') this.logger?.info({ upstream: this.name, replica: r.id }, 'upstream replica back in rotation');
   }
 
