@@ -2,7 +2,7 @@
  * The gateway: wires config, upstream pools, the catalog, virtual-server views, the router and the HTTP
  * front door together, and applies config changes live (only what changed is restarted).
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatehouseConfig, UpstreamConfig, VirtualServerConfig } from './config/schema.ts';
@@ -52,6 +52,7 @@ import { ReplicaSet } from './upstream/replica-set.ts';
 import type { UpstreamConnection, UpstreamInfo } from './upstream/types.ts';
 import { VERSION } from './version.ts';
 import { Tracing } from './observe/tracing.ts';
+import { routePortal } from './portal/index.ts';
 
 /** What the gateway declares to upstreams: it relays these to the client that caused the request. */
 const UPSTREAM_CLIENT_CAPABILITIES: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
@@ -325,6 +326,10 @@ export class Gateway implements Front {
       this.router.connection(context, upstream).then((conn) => conn.request('resources/subscribe', { uri })).catch(() => {});
     }
     return listener;
+  }
+
+  routePortal(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> | null {
+    return routePortal(this, req, res, path, url);
   }
 
   exposeMetrics(): Promise<{ contentType: string; body: string }> {

@@ -2,7 +2,7 @@
  * What the HTTP front door needs from the rest of the gateway. The front turns bytes into JSON-RPC messages
  * and sessions; everything about tools and upstreams sits behind this interface.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JsonObject, JsonRpcNotification } from '../core/jsonrpc.ts';
 import type { DownstreamSession } from '../session/session.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -45,6 +45,8 @@ export interface Front {
   readiness(): Readiness;
   /** Prometheus exposition of the gateway's metrics (GET /metrics). */
   exposeMetrics(): Promise<{ contentType: string; body: string }>;
+  /** The registry and admin APIs: serve `path` if it is theirs (null when it is not). */
+  routePortal?(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> | null;
   /** Register a 2026-07-28 `subscriptions/listen` stream. */
   listen(context: DownstreamSession, id: string | number, filter: ListenFilter): Listener;
 }

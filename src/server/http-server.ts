@@ -12,20 +12,21 @@ import type { Identity } from '../auth/identity.ts';
 import type { UserOAuth } from '../auth/user-oauth.ts';
 import { handleLegacyMessage, LEGACY_MESSAGES_PATH, openLegacyStream } from './legacy-sse.ts';
 import { handleStreamable } from './streamable.ts';
+import { sendApiError } from '../portal/http.ts';
 
 export const LEGACY_SSE_PATH = '/sse';
 const WELL_KNOWN_PRM = '/.well-known/oauth-protected-resource';
 
 export function createHttpServer(front: Front, onError: (err: unknown) => void): Server {
   const server = createServer((req, res) => {
-    route(front, req, res).catch((err) => sendError(res, err, onError));
+    route(front, req, res, onError).catch((err) => sendError(res, err, onError));
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   return server;
 }
 
-async function route(front: Front, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(front: Front, req: IncomingMessage, res: ServerResponse, onError: (err: unknown) => void): Promise<void> {
   const raw = req.url ?? '/';
   const q = raw.indexOf('?');
   const path = q < 0 ? raw : raw.slice(0, q);
@@ -68,6 +69,9 @@ async function route(front: Front, req: IncomingMessage, res: ServerResponse): P
     writeJson(res, r.ready ? 200 : 503, r);
     return;
   }
+  // The registry and admin APIs (src/portal): JSON errors of their own.
+  const portal = front.routePortal?.(req, res, path, new URL(raw, 'http://gateway'));
+  if (portal) return portal.catch((err: unknown) => sendApiError(res, err, onError));
   throw new GatehouseError('GH_ERR_HTTP_NOT_FOUND', [`Not found: ${path}; the MCP endpoint is ${base}`]);
 }
 

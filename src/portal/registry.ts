@@ -1,0 +1,8 @@
+/** The registry API (placeholder until it is written). */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatehouseError } from '../core/errors.ts';
+import type { Gateway } from '../gateway.ts';
+
+export function serveRegistry(_gateway: Gateway, _req: IncomingMessage, _res: ServerResponse, path: string, _url: URL): Promise<void> {
+  return Promise.reject(new GatehouseError('GH_ERR_HTTP_NOT_FOUND', [`Not found: /v0${path}`]));
+}
