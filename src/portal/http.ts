@@ -37,7 +37,7 @@ export function sendApiError(res: ServerResponse, err: unknown, onError: (err: u
     return;
   }
   if (GatehouseError.is(err)) {
-    sendJson(res, err.status === 200 ? 502 : err.status, { error: { code: err.code, message: err.message, ...(err.data && { data: err.data }) } }, err.headers ?? {});
+    sendJson(res, err.status === 200 ? 502 : err.status, { error: { code: err.code, message: err.message, ...(err.data !== undefined && { data: err.data as object }) } }, err.headers ?? {});
     return;
   }
   onError(err);
