@@ -36,6 +36,7 @@ import type { DownstreamSession } from './session/session.ts';
 import type { Principal } from './auth/principal.ts';
 import { anonymousIdentity } from './auth/identity.ts';
 import type { Identity } from './auth/identity.ts';
+import type { GatehouseError } from './core/errors.ts';
 import { createIdentity } from './auth/index.ts';
 import { createApiKeyVerifier } from './auth/api-keys.ts';
 import type { ApiKeyVerifier } from './auth/identity.ts';
@@ -53,6 +54,12 @@ import type { UpstreamConnection, UpstreamInfo } from './upstream/types.ts';
 import { VERSION } from './version.ts';
 import { Tracing } from './observe/tracing.ts';
 import { routePortal } from './portal/index.ts';
+import { overlay } from './portal/overlay.ts';
+import { MemoryAdminChangeStore } from './store/admin-changes.ts';
+import type { AdminChangeStore } from './store/admin-changes.ts';
+import { openSqliteAdminChangeStore } from './store/sqlite/admin-changes.ts';
+import { diffConfig } from './config/diff.ts';
+import type { ConfigDiff } from './config/diff.ts';
 
 /** What the gateway declares to upstreams: it relays these to the client that caused the request. */
 const UPSTREAM_CLIENT_CAPABILITIES: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
@@ -101,9 +108,16 @@ export class Gateway implements Front {
   /** Spans of the request path, null with tracing off (no `tracing.endpoint`); set at start, like the audit log. */
   readonly tracing: Tracing | null;
 
+  /** The config as the file (or the command line) gives it; `config` is this with the admin API's changes over it. */
+  private fileConfig: GatehouseConfig;
+  /** Upstreams and virtual servers created, replaced or deleted through the admin API (src/portal/admin.ts). */
+  readonly adminChanges: AdminChangeStore;
+
   /** `options.tracing` replaces the one `config.tracing` would make (tests export to memory). */
   constructor(config: GatehouseConfig, logger: Logger, options: { tracing?: Tracing } = {}) {
     this.config = config;
+    this.fileConfig = config;
+    this.adminChanges = config.admin.store === 'sqlite' ? openSqliteAdminChangeStore(config.store.path) : new MemoryAdminChangeStore();
     this.logger = logger;
     this.options = frontOptions(config);
     this.sessions = new SessionRegistry(config.server.sessionIdleTimeout);
@@ -224,6 +238,12 @@ export class Gateway implements Front {
     this.listenOrigin = `http://${host}:${address.port}`;
     // Port 0 picks a free port: the origin policy and URLs must use the real one.
     this.options = frontOptions(this.config);
+    const { config: effective, skipped } = overlay(this.fileConfig, await this.adminChanges.list());
+    for (const { change, message } of skipped) this.logger.error({ kind: change.kind, name: change.name, err: message }, 'admin: a stored change no longer validates against the config file; it is not applied');
+    if (effective !== this.config) {
+      this.config = effective;
+      this.configureViews();
+    }
     await Promise.all(Object.entries(this.config.upstreams).filter(([, u]) => u.enabled).map(([name, u]) => this.addUpstream(name, u)));
     this.watchApprovals();
     return `http://${host}:${address.port}${this.config.server.path}`;
@@ -260,6 +280,36 @@ export class Gateway implements Front {
 
   get currentConfig(): GatehouseConfig {
     return this.config;
+  }
+
+  /** The config file's own config (without the admin API's changes). */
+  get baseConfig(): GatehouseConfig {
+    return this.fileConfig;
+  }
+
+  /** The 401 for a request that came without credentials where they are required; null with auth off. */
+  credentialsRequired(): GatehouseError | null {
+    return this.identity.credentialsRequired?.({ virtualServer: '' }) ?? null;
+  }
+
+  /** The API-key store, once auth is enabled (null otherwise). */
+  get apiKeys(): ApiKeyStore | null {
+    return this.apiKeyStore;
+  }
+
+  /** The config file changed: apply it with the admin API's changes laid over it again. */
+  async reload(file: GatehouseConfig): Promise<ConfigDiff> {
+    this.fileConfig = file;
+    const { config, skipped } = overlay(file, await this.adminChanges.list());
+    for (const { change, message } of skipped) this.logger.error({ kind: change.kind, name: change.name, err: message }, 'admin: a stored change no longer validates against the reloaded config file; it is not applied');
+    return this.reconfigure(config);
+  }
+
+  /** Switch to `next` live, restarting only what differs; returns what changed. */
+  async reconfigure(next: GatehouseConfig): Promise<ConfigDiff> {
+    const changes = diffConfig(this.config, next);
+    await this.applyConfig(next, changes);
+    return changes;
   }
 
   get port(): number {
@@ -525,6 +575,7 @@ export class Gateway implements Front {
     if (!this.closed) await this.audit?.close();
     await this.apiKeyStore?.close();
     this.apiKeyStore = null;
+    if (!this.closed) await this.adminChanges.close();
     await this.userOAuth?.vault.close();
     await this.embedders.close();
     if (this.pinWatch) clearInterval(this.pinWatch);

@@ -4,6 +4,7 @@
  * `WWW-Authenticate` challenge. An identity may also serve routes of its own (protected-resource metadata).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatehouseError } from '../core/errors.ts';
 import type { Principal } from './principal.ts';
 import { ANONYMOUS } from './principal.ts';
 
@@ -16,6 +17,8 @@ export interface Identity {
   authenticate(req: IncomingMessage, target: AuthTarget): Promise<Principal>;
   /** Serve a route of the identity's own (e.g. /.well-known/oauth-protected-resource); true when handled. */
   route?(req: IncomingMessage, res: ServerResponse, path: string): boolean;
+  /** The 401 (with its WWW-Authenticate challenge) for a request that must bring credentials, e.g. to the admin API. */
+  credentialsRequired?(target: AuthTarget): GatehouseError;
   close?(): Promise<void>;
 }
 

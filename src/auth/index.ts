@@ -108,6 +108,10 @@ class ResourceServerIdentity implements Identity {
     return true;
   }
 
+  credentialsRequired(target: AuthTarget): GatehouseError {
+    return this.challenge(new GatehouseError('GH_ERR_AUTH_REQUIRED'), target.virtualServer, null);
+  }
+
   private async apiKey(key: string, target: AuthTarget): Promise<Principal> {
     const principal = this.deps.apiKeys ? await this.deps.apiKeys.verify(key) : null;
     if (principal === null) throw this.challenge(new GatehouseError('GH_ERR_AUTH_INVALID_TOKEN', ['the API key is invalid, expired or revoked']), target.virtualServer, 'invalid_token');

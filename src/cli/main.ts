@@ -9,7 +9,6 @@ import { authConfigSchema } from '../auth/config.ts';
 import type { GatehouseConfig } from '../config/schema.ts';
 import { loadConfig } from '../config/load.ts';
 import { watchConfig } from '../config/watch.ts';
-import { diffConfig } from '../config/diff.ts';
 import { Gateway } from '../gateway.ts';
 import { VERSION } from '../version.ts';
 import { parseUpstreamFlags } from './adhoc.ts';
@@ -118,11 +117,11 @@ async function main(argv: string[]): Promise<number> {
   } else if (values.upstream?.length) {
     // The same NAME given again adds a replica of that upstream (another URL, or another copy of the command).
     const upstreams = parseUpstreamFlags(values.upstream);
-    base = configSchema.parse({ upstreams, pinning: { store: 'memory' }, audit: { enabled: false } });
+    base = configSchema.parse({ upstreams, pinning: { store: 'memory' }, admin: { store: 'memory' }, audit: { enabled: false } });
   } else {
     const demo = await startDemo();
     stopDemo = demo.stop;
-    base = configSchema.parse({ upstreams: demo.upstreams, virtualServers: demo.virtualServers, pinning: { store: 'memory' }, audit: { enabled: false } });
+    base = configSchema.parse({ upstreams: demo.upstreams, virtualServers: demo.virtualServers, pinning: { store: 'memory' }, admin: { store: 'memory' }, audit: { enabled: false } });
   }
   const config = withOverrides(base, values, command === 'check');
   const logger = pino({ level: (values['log-level'] as string | undefined) ?? config.logging.level, base: undefined }, pino.destination(2));
@@ -143,9 +142,8 @@ async function main(argv: string[]): Promise<number> {
         file,
         (next) => {
           const applied = withOverrides(next.config, values, false);
-          const changes = diffConfig(gateway.currentConfig, applied);
-          gateway.applyConfig(applied, changes).then(
-            () => logger.info({ changes }, 'config reloaded'),
+          gateway.reload(applied).then(
+            (changes) => logger.info({ changes }, 'config reloaded'),
             (err: Error) => logger.error({ err: err.message }, 'applying the reloaded config failed'),
           );
         },

@@ -279,6 +279,16 @@ export const configSchema = z.strictObject({
   logging: section(z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({})),
+  /** The admin API (src/portal/admin.ts): who is an admin, and where its changes are kept. */
+  admin: section(z.strictObject({
+    enabled: bool().default(true),
+    /** A principal (OAuth token or API key) with any of these scopes is an admin. */
+    scopes: z.array(z.string().min(1)).default(['gatehouse:admin']),
+    /** … or in any of these groups (the token's groups claim, an API key's groups). */
+    groups: z.array(z.string().min(1)).default(['gatehouse-admins']),
+    /** sqlite: changes persist in the file of store.path; memory: they last until the gateway stops. */
+    store: z.enum(['sqlite', 'memory']).default('sqlite'),
+  }).prefault({})),
   /** OpenTelemetry spans of the request path (src/observe/tracing.ts), exported over OTLP/HTTP; off without `endpoint`. */
   tracing: section(z.strictObject({
     /** The collector's OTLP/HTTP traces URL (JSON encoding), e.g. http://otel-collector:4318/v1/traces. */

@@ -41,7 +41,7 @@ export function sendApiError(res: ServerResponse, err: unknown, onError: (err: u
     return;
   }
   onError(err);
-  sendJson(res, 500, { error: { code: 'GH_ERR_INTERNAL', message: 'Internal error' } });
+  sendJson(res, 500, { error: { message: 'Internal error' } });
 }
 
 /** The JSON body of a request (at most `limit` bytes); a clear 400 when it is not JSON or not an object. */
