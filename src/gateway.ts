@@ -287,6 +287,11 @@ export class Gateway implements Front {
     return this.fileConfig;
   }
 
+  /** The origin clients reach the gateway at: auth.publicUrl, else the address it listens on. */
+  publicOrigin(): string {
+    return (this.config.auth.publicUrl ?? this.listenOrigin ?? `http://${this.config.server.host}:${this.config.server.port}`).replace(/\/+$/, '');
+  }
+
   /** The 401 for a request that came without credentials where they are required; null with auth off. */
   credentialsRequired(): GatehouseError | null {
     return this.identity.credentialsRequired?.({ virtualServer: '' }) ?? null;

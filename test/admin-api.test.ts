@@ -102,7 +102,7 @@ describe('admin API', () => {
     const bad = async (body: unknown, field: RegExp, headers?: Record<string, string>) => {
       const r = await api('PUT', '/upstreams/broken', body, admin, headers);
       assert.equal(r.status, 400, JSON.stringify(r.json));
-      assert.equal(r.json.error.code, 'GH_ERR_ADMIN_INVALID');
+      assert.equal(r.json.error.code, 'GH_ERR_API_INVALID');
       assert.ok(r.json.error.fields.some((f: { path: string }) => field.test(f.path)), JSON.stringify(r.json.error.fields));
       return r;
     };

@@ -279,6 +279,17 @@ export const configSchema = z.strictObject({
   logging: section(z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({})),
+  /** The web portal (web/, served at `path`) and its read API (src/portal/catalog-api.ts). */
+  portal: section(z.strictObject({
+    enabled: bool().default(true),
+    path: z.string().regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'a path like /portal').default('/portal'),
+    /** Sign-in with the IdP in the browser (authorization code + PKCE): a public client registered there. */
+    login: z.strictObject({
+      issuer: z.url({ error: 'the issuer URL of the IdP, e.g. https://login.example.com/realms/acme' }),
+      clientId: z.string().min(1),
+      scopes: z.array(z.string().min(1)).default(['openid']),
+    }).optional(),
+  }).prefault({})),
   /** The admin API (src/portal/admin.ts): who is an admin, and where its changes are kept. */
   admin: section(z.strictObject({
     enabled: bool().default(true),

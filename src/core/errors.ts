@@ -59,7 +59,7 @@ export const ErrorTable = {
   GH_ERR_CONFIG_INVALID: { status: 500, rpcCode: RpcCode.InternalError, message: '%s' },
   GH_ERR_ADMIN_AUTH_OFF: { status: 401, rpcCode: RpcCode.InvalidRequest, message: 'The admin API needs an authenticated admin, and auth is off: enable auth (auth.enabled) and send an OAuth token or API key with an admin scope or group (admin.scopes, admin.groups)' },
   GH_ERR_ADMIN_FORBIDDEN: { status: 403, rpcCode: RpcCode.InvalidRequest, message: '%s is not an admin: the admin API needs a token or API key with a scope in admin.scopes (%s) or a group in admin.groups (%s)' },
-  GH_ERR_ADMIN_INVALID: { status: 400, rpcCode: RpcCode.InvalidParams, message: '%s' },
+  GH_ERR_API_INVALID: { status: 400, rpcCode: RpcCode.InvalidParams, message: '%s' },
   GH_ERR_ADMIN_NOT_FOUND: { status: 404, rpcCode: RpcCode.InvalidRequest, message: '%s' },
   GH_ERR_ADMIN_UNAVAILABLE: { status: 409, rpcCode: RpcCode.InvalidRequest, message: '%s' },
 } as const satisfies Record<string, ErrorSpec>;

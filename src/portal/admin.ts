@@ -93,9 +93,14 @@ function methodNotAllowed(allow: string): GatehouseError {
 async function requireAdmin(gw: Gateway, req: IncomingMessage): Promise<Principal> {
   const principal = await gw.authenticate(req, '');
   if (principal.kind === 'anonymous') throw gw.credentialsRequired() ?? new GatehouseError('GH_ERR_ADMIN_AUTH_OFF');
+  if (isAdmin(principal, gw.currentConfig.admin)) return principal;
   const { scopes, groups } = gw.currentConfig.admin;
-  if (principal.scopes.some((s) => scopes.includes(s)) || principal.groups.some((g) => groups.includes(g))) return principal;
   throw new GatehouseError('GH_ERR_ADMIN_FORBIDDEN', [principal.id, scopes.join(' ') || '(none)', groups.join(' ') || '(none)']);
+}
+
+/** A scope in `admin.scopes` or a group in `admin.groups`. */
+export function isAdmin(principal: Principal, admin: { scopes: readonly string[]; groups: readonly string[] }): boolean {
+  return principal.scopes.some((s) => admin.scopes.includes(s)) || principal.groups.some((g) => admin.groups.includes(g));
 }
 
 function principalView(p: Principal) {

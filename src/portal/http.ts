@@ -33,7 +33,7 @@ export function sendApiError(res: ServerResponse, err: unknown, onError: (err: u
     return;
   }
   if (err instanceof ApiInputError) {
-    sendJson(res, 400, { error: { code: 'GH_ERR_ADMIN_INVALID', message: err.message, fields: err.fields } });
+    sendJson(res, 400, { error: { code: 'GH_ERR_API_INVALID', message: err.message, fields: err.fields } });
     return;
   }
   if (GatehouseError.is(err)) {
