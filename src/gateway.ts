@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { GatehouseConfig, UpstreamConfig, VirtualServerConfig } from './config/schema.ts';
 import type { JsonObject } from './core/jsonrpc.ts';
 import { compilePipeline } from './core/stage.ts';
-import type { Pipeline } from './core/stage.ts';
+import type { Pipeline, StageContext } from './core/stage.ts';
 import { buildStages } from './stages.ts';
 import { MemoryCounterStore } from './store/memory/counters.ts';
 import type { CounterStore } from './store/counters.ts';
@@ -285,6 +285,31 @@ export class Gateway implements Front {
   /** The config file's own config (without the admin API's changes). */
   get baseConfig(): GatehouseConfig {
     return this.fileConfig;
+  }
+
+  /**
+   * The tools of a virtual server that `principal` may see, as the authorization policy filters its lists (the portal
+   * shows a user what they can call; search mode and compaction, which shape a session's list, do not apply here).
+   */
+  toolsFor(principal: Principal, virtualServer: string): readonly JsonObject[] {
+    const view = this.view(virtualServer);
+    if (view === undefined) return [];
+    const policy = this.pipelines.get(virtualServer)?.stages.find((s) => s.name === 'policy');
+    if (policy?.onList === undefined) return view.tools;
+    const ctx: StageContext = {
+      method: 'tools/list',
+      sessionId: '',
+      principal,
+      virtualServer,
+      target: null,
+      upstream: null,
+      original: null,
+      upstreamOf: (kind, item) => (kind === 'tools' ? view.toolRoutes.get(item.name as string)?.upstream ?? null : null),
+      listBefore: () => [],
+      dispatch: () => Promise.reject(new Error('no dispatch outside a session')),
+      notify: () => {},
+    };
+    return policy.onList(ctx, 'tools', view.tools);
   }
 
   /** The origin clients reach the gateway at: auth.publicUrl, else the address it listens on. */

@@ -133,3 +133,25 @@ describe('usage aggregation', () => {
     assert.deepEqual(topTools, [{ tool: 'a', calls: 3, errors: 1 }, { tool: 'b', calls: 1, errors: 0 }]);
   });
 });
+
+describe('portal API and the authorization policy', () => {
+  let gw: RunningGateway;
+  after(() => gw?.close());
+
+  it('shows each caller only the tools the policy lets them see', async () => {
+    gw = await startGateway({
+      auth: { enabled: true },
+      upstreams: { everything: everythingStdio() },
+      policy: { rules: [{ name: 'ops-only-sum', effect: 'deny', when: { groups: ['interns'] }, on: { tools: ['get-sum'] } }] },
+    });
+    const intern = (await issueApiKey(gw.gateway.apiKeys!, { owner: 'i', groups: ['interns'] })).token;
+    const staff = (await issueApiKey(gw.gateway.apiKeys!, { owner: 's' })).token;
+    const names = async (token: string) => {
+      const res = await fetch(`${gw.base}/portal/api/servers/_`, { headers: { authorization: `Bearer ${token}` } });
+      return ((await res.json()) as { toolList: { name: string }[] }).toolList.map((t) => t.name);
+    };
+    assert.ok((await names(staff)).includes('get-sum'));
+    const seen = await names(intern);
+    assert.ok(!seen.includes('get-sum') && seen.includes('echo'), seen.join(', '));
+  });
+});

@@ -23,10 +23,10 @@ export async function serveCatalogApi(gw: Gateway, req: IncomingMessage, res: Se
     throw err;
   }
   if (path === '/session') return sendJson(res, 200, await session(gw, req));
-  await gw.authenticate(req, '');
-  if (path === '/servers') return sendJson(res, 200, { servers: serverNames(gw).map((n) => summary(gw, n)) });
+  const principal = await gw.authenticate(req, '');
+  if (path === '/servers') return sendJson(res, 200, { servers: serverNames(gw).map((n) => summary(gw, n, principal)) });
   const one = /^\/servers\/([^/]+)$/.exec(path);
-  if (one) return sendJson(res, 200, await server(gw, serverName(gw, decodeURIComponent(one[1]))));
+  if (one) return sendJson(res, 200, await server(gw, serverName(gw, decodeURIComponent(one[1])), principal));
   if (path === '/usage') return sendJson(res, 200, await usage(gw, url));
   throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', [`No portal API route ${path}`]);
 }
@@ -99,7 +99,7 @@ function upstreamsOf(gw: Gateway, name: string): string[] {
   return [...new Set([...view.toolRoutes.values()].map((r) => r.upstream))].sort();
 }
 
-function summary(gw: Gateway, name: string) {
+function summary(gw: Gateway, name: string, principal: Principal) {
   const config = gw.currentConfig;
   const vs = name === '' ? undefined : config.virtualServers[name];
   const upstreams = name === '' ? Object.keys(config.upstreams).filter((u) => config.upstreams[u].enabled) : upstreamsOf(gw, name);
@@ -111,7 +111,7 @@ function summary(gw: Gateway, name: string) {
     description: vs?.description ?? (name === '' ? `Every upstream of the gateway: ${upstreams.join(', ') || 'none yet'}` : `Tools from ${upstreams.join(', ') || 'no upstream yet'}`),
     endpoint: name === '' ? config.server.path : `${config.server.path}/${name}`,
     sseEndpoint: config.server.legacySse ? (name === '' ? '/sse' : `/sse/${name}`) : null,
-    tools: gw.view(name)?.tools.length ?? 0,
+    tools: gw.toolsFor(principal, name).length,
     upstreams,
     health: upstreams.length === 0 || up === upstreams.length ? 'ready' : up === 0 ? 'down' : 'degraded',
   };
@@ -120,12 +120,13 @@ function summary(gw: Gateway, name: string) {
 /** Scan verdicts per catalog version and server: the scanner runs once per change, not per page view. */
 const verdicts = new WeakMap<Gateway, Map<string, Promise<Map<string, { verdict: string; findings: object[] }>>>>();
 
-async function server(gw: Gateway, name: string) {
+/** One server, with the tools the caller may see (the authorization policy filters them as it filters tools/list). */
+async function server(gw: Gateway, name: string, principal: Principal) {
   const view = gw.view(name);
-  const tools = view?.tools ?? [];
-  const found = await verdictsOf(gw, name, tools);
+  const tools = gw.toolsFor(principal, name);
+  const found = await verdictsOf(gw, name, view?.tools ?? []);
   const ready = gw.readiness().upstreams;
-  const base = summary(gw, name);
+  const base = summary(gw, name, principal);
   return {
     ...base,
     toolList: tools.map((t) => {
