@@ -32,7 +32,8 @@ import { buildView, DEFAULT_VIEW_CONFIG } from './catalog/view.ts';
 import type { View } from './catalog/view.ts';
 import { createHttpServer } from './server/http-server.ts';
 import type { Front, FrontOptions, Listener, ListenFilter, Readiness } from './server/front.ts';
-import type { DownstreamSession } from './session/session.ts';
+import { DownstreamSession } from './session/session.ts';
+import type { ClientInfo } from './session/session.ts';
 import type { Principal } from './auth/principal.ts';
 import { anonymousIdentity } from './auth/identity.ts';
 import type { Identity } from './auth/identity.ts';
@@ -60,6 +61,7 @@ import type { AdminChangeStore } from './store/admin-changes.ts';
 import { openSqliteAdminChangeStore } from './store/sqlite/admin-changes.ts';
 import { diffConfig } from './config/diff.ts';
 import type { ConfigDiff } from './config/diff.ts';
+import { SessionSealer } from './session/seal.ts';
 
 /** What the gateway declares to upstreams: it relays these to the client that caused the request. */
 const UPSTREAM_CLIENT_CAPABILITIES: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
@@ -110,6 +112,8 @@ export class Gateway implements Front {
 
   /** The config as the file (or the command line) gives it; `config` is this with the admin API's changes over it. */
   private fileConfig: GatehouseConfig;
+  /** Seals session ids and opens those of other replicas (config `sessions`); set at start, a key change needs a restart. */
+  private readonly sealer: SessionSealer;
   /** Upstreams and virtual servers created, replaced or deleted through the admin API (src/portal/admin.ts). */
   readonly adminChanges: AdminChangeStore;
 
@@ -117,6 +121,9 @@ export class Gateway implements Front {
   constructor(config: GatehouseConfig, logger: Logger, options: { tracing?: Tracing } = {}) {
     this.config = config;
     this.fileConfig = config;
+    this.sealer = config.sessions.keys.length === 0
+      ? SessionSealer.ephemeral(config.sessions.maxAge)
+      : new SessionSealer(config.sessions.keys.map((k) => ({ id: k.id, secret: Buffer.from(k.secret.trim(), 'base64') })), config.sessions.maxAge);
     this.adminChanges = config.admin.store === 'sqlite' ? openSqliteAdminChangeStore(config.store.path) : new MemoryAdminChangeStore();
     this.logger = logger;
     this.options = frontOptions(config);
@@ -310,6 +317,34 @@ export class Gateway implements Front {
       notify: () => {},
     };
     return policy.onList(ctx, 'tools', view.tools);
+  }
+
+  sealSession(fields: { principal: string; virtualServer: string; revision: string; clientInfo: ClientInfo; clientCapabilities: Record<string, unknown> }): string {
+    return this.sealer.seal(fields);
+  }
+
+  /**
+   * A session another replica (or this one before a restart) issued: made live here from what its id seals. Refused
+   * (undefined, a 404 for the client) when the id is forged, tampered with or expired, or speaks for another principal
+   * or virtual server. Its upstream sessions are opened here on first use.
+   */
+  reopenSession(id: string, virtualServer: string, principal: Principal): DownstreamSession | undefined {
+    if (this.draining) return undefined;
+    const state = this.sealer.open(id);
+    if (state === null || state.principal !== principal.id || state.virtualServer !== virtualServer) return undefined;
+    if (virtualServer !== DEFAULT_VIEW && !this.hasVirtualServer(virtualServer)) return undefined;
+    const session = new DownstreamSession({
+      id,
+      revision: state.revision,
+      virtualServer,
+      principal,
+      clientInfo: state.clientInfo,
+      clientCapabilities: state.clientCapabilities,
+      stateful: true,
+      resumeCapacity: this.options.resumeBuffer,
+    });
+    this.sessions.add(session);
+    return session;
   }
 
   /** The origin clients reach the gateway at: auth.publicUrl, else the address it listens on. */

@@ -2,6 +2,7 @@
 /**
  * The `gatehouse` command: start the gateway, check a config, print the version.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { configSchema } from '../config/schema.ts';
@@ -60,6 +61,8 @@ Options:
       --public-url URL   the gateway's public origin (default http://<host>:<port>)
       --auth-scope S     a scope every token must carry, repeatable
       --tool-search      search mode: list only pinned tools plus search_tools and call_tool (config toolSearch)
+      --session-key-file F  seal session ids with the 32-byte key in F (base64): processes started with the same
+                         file serve each other's sessions (config sessions.keys)
   -h, --help             this help
   -v, --version          print the version
 `;
@@ -85,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
       'public-url': { type: 'string' },
       'auth-scope': { type: 'string', multiple: true },
       'tool-search': { type: 'boolean' },
+      'session-key-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -176,6 +180,7 @@ interface Overrides {
   'public-url'?: string;
   'auth-scope'?: string[];
   'tool-search'?: boolean;
+  'session-key-file'?: string;
 }
 
 function withOverrides(config: GatehouseConfig, values: Overrides, check: boolean): GatehouseConfig {
@@ -212,7 +217,22 @@ function withOverrides(config: GatehouseConfig, values: Overrides, check: boolea
   const pinning = check ? { ...config.pinning, store: 'memory' as const } : config.pinning;
   // `check` serves no calls: nothing to audit, and no audit files to create.
   const audit = check ? { ...config.audit, enabled: false } : config.audit;
-  return { ...config, server, auth, toolSearch, pinning, audit };
+  const sessions = values['session-key-file'] === undefined ? config.sessions : { ...config.sessions, keys: [sessionKeyFromFile(values['session-key-file'])] };
+  return { ...config, server, auth, toolSearch, pinning, audit, sessions };
+}
+
+/** `--session-key-file F`: 32 bytes in base64 (or raw) in F; processes given the same file serve each other's sessions. */
+function sessionKeyFromFile(file: string): { id: string; secret: string } {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch (err) {
+    throw new Error(`--session-key-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
+  const text = raw.toString('utf8').trim();
+  const secret = raw.length === 32 ? raw : Buffer.from(text, 'base64');
+  if (secret.length !== 32) throw new Error(`--session-key-file: ${file} must hold 32 bytes, in base64 (openssl rand -base64 32 > ${file}) or raw; it holds ${secret.length}`);
+  return { id: 'file', secret: secret.toString('base64') };
 }
 
 function checkReport(gateway: Gateway, config: GatehouseConfig): { ok: boolean; text: string } {

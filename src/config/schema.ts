@@ -279,6 +279,19 @@ export const configSchema = z.strictObject({
   logging: section(z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({})),
+  /**
+   * Sealed session ids (src/session/seal.ts): every replica given the same keys serves every session. Without keys,
+   * each process seals with a random key of its own (sessions stay on the replica that made them).
+   */
+  sessions: section(z.strictObject({
+    /** The first key seals, all of them open: add the new key first, drop the old one after `maxAge`. */
+    keys: z.array(z.strictObject({
+      id: z.string().regex(/^[A-Za-z0-9_-]{1,16}$/, '1-16 letters, digits, "_" or "-"'),
+      secret: z.string().refine((k) => Buffer.from(k.trim(), 'base64').length === 32, '32 bytes in base64 (openssl rand -base64 32), e.g. "${file:/run/secrets/session-key}"'),
+    })).default([]),
+    /** How long a session id is accepted after it was issued. */
+    maxAge: duration.default(86_400_000),
+  }).prefault({})),
   /** The web portal (web/, served at `path`) and its read API (src/portal/catalog-api.ts). */
   portal: section(z.strictObject({
     enabled: bool().default(true),

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JsonObject, JsonRpcNotification } from '../core/jsonrpc.ts';
-import type { DownstreamSession } from '../session/session.ts';
+import type { ClientInfo, DownstreamSession } from '../session/session.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Router } from '../catalog/router.ts';
 import type { SessionRegistry } from '../session/registry.ts';
@@ -45,6 +45,10 @@ export interface Front {
   readiness(): Readiness;
   /** Prometheus exposition of the gateway's metrics (GET /metrics). */
   exposeMetrics(): Promise<{ contentType: string; body: string }>;
+  /** A new session id sealing what any replica needs to serve the session. */
+  sealSession(fields: { principal: string; virtualServer: string; revision: string; clientInfo: ClientInfo; clientCapabilities: Record<string, unknown> }): string;
+  /** The session an id seals, made live here when this replica does not hold it (undefined: not a valid id for them). */
+  reopenSession(id: string, virtualServer: string, principal: Principal): DownstreamSession | undefined;
   /** The registry and admin APIs: serve `path` if it is theirs (null when it is not). */
   routePortal?(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> | null;
   /** Register a 2026-07-28 `subscriptions/listen` stream. */

@@ -8,7 +8,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../core/errors.ts';
 import type { JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../core/jsonrpc.ts';
 import { RpcCode, failure, isNotification, isRequest, isResponse, success, validateEnvelope } from '../core/jsonrpc.ts';
-import { SessionRegistry } from '../session/registry.ts';
 import { allowsBatch, isSupportedRevision, negotiateRevision, SUPPORTED_REVISIONS } from '../session/revision.ts';
 import { DownstreamSession } from '../session/session.ts';
 import type { ClientInfo } from '../session/session.ts';
@@ -120,7 +119,7 @@ export function dispatchMessages(
  * shown with someone else's credentials is as unknown as a forged one (no hijacking, and no confirmation it exists).
  */
 function boundSession(front: Front, sessionId: string, virtualServer: string, principal: Principal): DownstreamSession {
-  const session = front.sessions.get(sessionId);
+  const session = front.sessions.get(sessionId) ?? front.reopenSession(sessionId, virtualServer, principal);
   if (!session || session.virtualServer !== virtualServer || session.legacy || session.principal.id !== principal.id) {
     throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND');
   }
@@ -137,13 +136,15 @@ function initialize(front: Front, res: ServerResponse, virtualServer: string, in
     return;
   }
   const revision = negotiateRevision(params.protocolVersion);
+  const clientInfo = (params.clientInfo as ClientInfo | undefined) ?? { name: 'unknown', version: '0' };
+  const clientCapabilities = (params.capabilities as Record<string, unknown> | undefined) ?? {};
   const session = new DownstreamSession({
-    id: SessionRegistry.newId(),
+    id: front.sealSession({ principal: principal.id, virtualServer, revision, clientInfo, clientCapabilities }),
     revision,
     virtualServer,
     principal,
-    clientInfo: (params.clientInfo as ClientInfo | undefined) ?? { name: 'unknown', version: '0' },
-    clientCapabilities: (params.capabilities as Record<string, unknown> | undefined) ?? {},
+    clientInfo,
+    clientCapabilities,
     stateful: true,
     resumeCapacity: front.options.resumeBuffer,
   });
