@@ -62,6 +62,8 @@ import { openSqliteAdminChangeStore } from './store/sqlite/admin-changes.ts';
 import { diffConfig } from './config/diff.ts';
 import type { ConfigDiff } from './config/diff.ts';
 import { SessionSealer } from './session/seal.ts';
+import { MemoryRevokedSessions } from './session/revoked.ts';
+import type { RevokedSessions } from './session/revoked.ts';
 
 /** What the gateway declares to upstreams: it relays these to the client that caused the request. */
 const UPSTREAM_CLIENT_CAPABILITIES: JsonObject = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
@@ -114,6 +116,8 @@ export class Gateway implements Front {
   private fileConfig: GatehouseConfig;
   /** Seals session ids and opens those of other replicas (config `sessions`); set at start, a key change needs a restart. */
   private readonly sealer: SessionSealer;
+  /** Ids ended with DELETE: their seals are still valid, so they are refused until they expire. */
+  private readonly revokedSessions: RevokedSessions = new MemoryRevokedSessions();
   /** Upstreams and virtual servers created, replaced or deleted through the admin API (src/portal/admin.ts). */
   readonly adminChanges: AdminChangeStore;
 
@@ -319,6 +323,11 @@ export class Gateway implements Front {
     return policy.onList(ctx, 'tools', view.tools);
   }
 
+  endSession(id: string): void {
+    this.revokedSessions.revoke(id, Date.now() + this.config.sessions.maxAge);
+    this.sessions.end(id);
+  }
+
   sealSession(fields: { principal: string; virtualServer: string; revision: string; clientInfo: ClientInfo; clientCapabilities: Record<string, unknown> }): string {
     return this.sealer.seal(fields);
   }
@@ -329,7 +338,7 @@ export class Gateway implements Front {
    * or virtual server. Its upstream sessions are opened here on first use.
    */
   reopenSession(id: string, virtualServer: string, principal: Principal): DownstreamSession | undefined {
-    if (this.draining) return undefined;
+    if (this.draining || this.revokedSessions.isRevoked(id)) return undefined;
     const state = this.sealer.open(id);
     if (state === null || state.principal !== principal.id || state.virtualServer !== virtualServer) return undefined;
     if (virtualServer !== DEFAULT_VIEW && !this.hasVirtualServer(virtualServer)) return undefined;

@@ -117,7 +117,7 @@ describe('portal API', () => {
     assert.equal(res.status, 308);
     assert.equal(res.headers.get('location'), '/portal/');
     const escape = await fetch(`${gw.base}/portal/..%2f..%2fpackage.json`);
-    assert.equal(escape.status, 404);
+    // The built portal answers unknown paths with its page (its own routes), never with a file outside web/dist.
     assert.doesNotMatch(await escape.text(), /devDependencies/, 'package.json is not reachable');
   });
 });

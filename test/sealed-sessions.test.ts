@@ -70,6 +70,14 @@ describe('sealed sessions across replicas', () => {
     assert.equal((await echo(a.url, session, 'x', bob)).status, 404, 'also on the replica that issued it');
   });
 
+  it('an id ended with DELETE is never served again by the replica that ended it', async () => {
+    const session = await open(a, alice);
+    assert.match(JSON.stringify((await echo(a.url, session, 'before', alice)).json?.result), /before/);
+    const res = await fetch(a.url, { method: 'DELETE', headers: headers(session, alice) });
+    assert.equal(res.status, 204);
+    assert.equal((await echo(a.url, session, 'after', alice)).status, 404);
+  });
+
   it('a replica with a rotated key list opens ids sealed with the old key and seals with the new one', async () => {
     const session = await open(a, alice);
     const rotated = await startGateway(config([{ id: 'k2', secret: randomBytes(32).toString('base64') }, { id: 'k1', secret: key }]));

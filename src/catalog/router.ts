@@ -439,7 +439,8 @@ export class Router {
         if (replica !== undefined) span.setAttribute('gatehouse.replica', replica);
       }
       try {
-        const timeoutMs = Math.max(1, Math.round(deadline - performance.now()));
+        // Rounded up: the first attempt's deadline is the configured one (a message says "within 800 ms", not 799).
+        const timeoutMs = Math.max(1, Math.ceil(deadline - performance.now()));
         const options: UpstreamRequestOptions = { signal: ctx.abort.signal, timeoutMs, tag: ctx, principal: ctx.session.principal };
         if (propagation !== null) options.traceHeaders = propagation.headers;
         const sent = performance.now();

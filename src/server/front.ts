@@ -49,6 +49,8 @@ export interface Front {
   sealSession(fields: { principal: string; virtualServer: string; revision: string; clientInfo: ClientInfo; clientCapabilities: Record<string, unknown> }): string;
   /** The session an id seals, made live here when this replica does not hold it (undefined: not a valid id for them). */
   reopenSession(id: string, virtualServer: string, principal: Principal): DownstreamSession | undefined;
+  /** The client ended the session (DELETE): it is closed here and its id is never served again. */
+  endSession(id: string): void;
   /** The registry and admin APIs: serve `path` if it is theirs (null when it is not). */
   routePortal?(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> | null;
   /** Register a 2026-07-28 `subscriptions/listen` stream. */

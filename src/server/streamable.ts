@@ -177,7 +177,7 @@ function handleDelete(front: Front, req: IncomingMessage, res: ServerResponse, v
   const sessionId = header(req, 'mcp-session-id');
   if (sessionId === undefined) throw new GatehouseError('GH_ERR_SESSION_REQUIRED');
   boundSession(front, sessionId, virtualServer, principal);
-  front.sessions.end(sessionId);
+  front.endSession(sessionId);
   res.writeHead(204).end();
 }
 
