@@ -62,6 +62,9 @@ import { openSqliteAdminChangeStore } from './store/sqlite/admin-changes.ts';
 import { diffConfig } from './config/diff.ts';
 import type { ConfigDiff } from './config/diff.ts';
 import { SessionSealer } from './session/seal.ts';
+import { RedisStore } from './store/redis/client.ts';
+import { RedisCounterStore } from './store/redis/counters.ts';
+import { RedisRevokedSessions } from './store/redis/revoked.ts';
 import { MemoryRevokedSessions } from './session/revoked.ts';
 import type { RevokedSessions } from './session/revoked.ts';
 
@@ -93,7 +96,14 @@ export class Gateway implements Front {
   /** The identity stage: anonymous unless `auth` is configured. */
   identity: Identity = anonymousIdentity;
   /** Rate-limit buckets: one store per gateway, so they outlive config reloads and are shared by every virtual server. */
-  readonly counters: CounterStore = new MemoryCounterStore();
+  readonly counters: CounterStore = {
+    take: (key, rate, burst, now) => this.counterStore.take(key, rate, burst, now),
+    refund: (key, rate, burst, now) => this.counterStore.refund(key, rate, burst, now),
+  };
+  /** Memory, or Redis (store.redis) once connected at start: the stages hold `counters`, which follows it. */
+  private counterStore: CounterStore = new MemoryCounterStore();
+  /** The shared store of several replicas (store.redis); null without one. */
+  private redis: RedisStore | null = null;
   /** Tools each session found in search mode; outlives the pipelines a config reload rebuilds. */
   private readonly foundTools = new FoundTools();
   private rebuildScheduled = false;
@@ -117,7 +127,7 @@ export class Gateway implements Front {
   /** Seals session ids and opens those of other replicas (config `sessions`); set at start, a key change needs a restart. */
   private readonly sealer: SessionSealer;
   /** Ids ended with DELETE: their seals are still valid, so they are refused until they expire. */
-  private readonly revokedSessions: RevokedSessions = new MemoryRevokedSessions();
+  private revokedSessions: RevokedSessions = new MemoryRevokedSessions();
   /** Upstreams and virtual servers created, replaced or deleted through the admin API (src/portal/admin.ts). */
   readonly adminChanges: AdminChangeStore;
 
@@ -238,6 +248,18 @@ export class Gateway implements Front {
 
   /** Listen, then start every upstream; resolves once each has either started or failed. */
   async start(): Promise<string> {
+    // Before listening: an unreachable Redis is a startup error naming its URL, not a gateway that half works.
+    const redisConfig = this.config.store.redis;
+    if (redisConfig !== undefined) {
+      try {
+        this.redis = await RedisStore.connect(redisConfig, this.logger);
+        this.counterStore = new RedisCounterStore(this.redis);
+        this.revokedSessions = await RedisRevokedSessions.open(this.redis);
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+    }
     this.server = createHttpServer(this, (err) => this.logger.error({ err }, 'unhandled error on the request path'));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
@@ -475,7 +497,7 @@ export class Gateway implements Front {
       upstreams[name] = { status: entry?.status ?? 'starting', error: entry?.error ?? null, replicas: this.pools.get(name)?.status() ?? [] };
       if (entry?.status !== 'ready') ready = false;
     }
-    return { ready, upstreams };
+    return this.redis === null ? { ready, upstreams } : { ready, redis: this.redis.status, upstreams };
   }
 
   // ---- views --------------------------------------------------------------------------------------
@@ -650,6 +672,8 @@ export class Gateway implements Front {
     await this.apiKeyStore?.close();
     this.apiKeyStore = null;
     if (!this.closed) await this.adminChanges.close();
+    await this.redis?.close();
+    this.redis = null;
     await this.userOAuth?.vault.close();
     await this.embedders.close();
     if (this.pinWatch) clearInterval(this.pinWatch);

@@ -61,6 +61,7 @@ Options:
       --public-url URL   the gateway's public origin (default http://<host>:<port>)
       --auth-scope S     a scope every token must carry, repeatable
       --tool-search      search mode: list only pinned tools plus search_tools and call_tool (config toolSearch)
+      --store URL        share state with the other replicas in Redis (redis://host:port; config store.redis)
       --session-key-file F  seal session ids with the 32-byte key in F (base64): processes started with the same
                          file serve each other's sessions (config sessions.keys)
   -h, --help             this help
@@ -89,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
       'auth-scope': { type: 'string', multiple: true },
       'tool-search': { type: 'boolean' },
       'session-key-file': { type: 'string' },
+      store: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -181,6 +183,7 @@ interface Overrides {
   'auth-scope'?: string[];
   'tool-search'?: boolean;
   'session-key-file'?: string;
+  store?: string;
 }
 
 function withOverrides(config: GatehouseConfig, values: Overrides, check: boolean): GatehouseConfig {
@@ -218,7 +221,12 @@ function withOverrides(config: GatehouseConfig, values: Overrides, check: boolea
   // `check` serves no calls: nothing to audit, and no audit files to create.
   const audit = check ? { ...config.audit, enabled: false } : config.audit;
   const sessions = values['session-key-file'] === undefined ? config.sessions : { ...config.sessions, keys: [sessionKeyFromFile(values['session-key-file'])] };
-  return { ...config, server, auth, toolSearch, pinning, audit, sessions };
+  let store = config.store;
+  if (values.store !== undefined) {
+    if (!/^rediss?:\/\//.test(values.store) || !URL.canParse(values.store)) throw new Error(`--store must be a Redis URL such as redis://127.0.0.1:6379, got "${values.store}"`);
+    store = { ...config.store, redis: { url: values.store, keyPrefix: config.store.redis?.keyPrefix ?? 'gatehouse:', connectTimeout: config.store.redis?.connectTimeout ?? 5_000 } };
+  }
+  return { ...config, server, auth, toolSearch, pinning, audit, sessions, store };
 }
 
 /** `--session-key-file F`: 32 bytes in base64 (or raw) in F; processes given the same file serve each other's sessions. */

@@ -346,6 +346,12 @@ export const configSchema = z.strictObject({
   /** Durable local state (API keys, vault): an SQLite file. */
   store: section(z.strictObject({
     path: z.string().min(1).default('.gatehouse/gatehouse.db'),
+    /** Shared state of several replicas (src/store/redis): rate-limit buckets, ended sessions, events between replicas. */
+    redis: z.strictObject({
+      url: z.url({ protocol: /^rediss?$/, error: 'a Redis URL such as redis://127.0.0.1:6379 (rediss:// for TLS)' }),
+      keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]*$/, 'letters, digits, ":", "_", "." and "-"').default('gatehouse:'),
+      connectTimeout: duration.default(5_000),
+    }).optional(),
   }).prefault({})),
   /** The per-user credential vault (upstreams with `auth: { type: oauth, approval: user }`): rows in the SQLite
    *  file of `store.path`, sealed with AES-256-GCM under `key` (32 bytes, base64: `openssl rand -base64 32`). */

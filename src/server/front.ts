@@ -26,6 +26,8 @@ export interface FrontOptions {
 
 export interface Readiness {
   ready: boolean;
+  /** Shared state (store.redis): while it is unreachable the gateway serves on, degraded, and says so here. */
+  redis?: { url: string; status: string };
   upstreams: Record<string, { status: string; error?: string | null; replicas?: ReplicaStatus[] }>;
 }
 

@@ -15,7 +15,12 @@ export class MemoryRevokedSessions implements RevokedSessions {
   private nextPrune = 0;
 
   revoke(id: string, until: number): void {
-    this.until.set(digest(id), until);
+    this.revokeDigest(digest(id), until);
+  }
+
+  /** Revoke by the id's digest (what replicas tell each other: the id itself never leaves the replica). */
+  revokeDigest(key: string, until: number): void {
+    this.until.set(key, until);
     this.prune(Date.now());
   }
 
@@ -36,6 +41,6 @@ export class MemoryRevokedSessions implements RevokedSessions {
   }
 }
 
-function digest(id: string): string {
+export function digest(id: string): string {
   return createHash('sha256').update(id).digest('base64url').slice(0, 22);
 }

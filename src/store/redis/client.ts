@@ -1,0 +1,117 @@
+/**
+ * The gateway's Redis connection (config `store.redis`), for the state replicas must share: rate-limit buckets,
+ * ended session ids, and the events channel that tells every replica what one of them changed. Start fails with
+ * the URL named when Redis cannot be reached; once running, a lost connection is retried with capped backoff while
+ * the gateway keeps serving (what needs Redis degrades, and /readyz says so).
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export interface RedisConfig {
+  url: string;
+  /** Prefix of every key and channel, so gateways of several environments can share one Redis. */
+  keyPrefix: string;
+  connectTimeout: number;
+}
+
+export class RedisStore {
+  readonly client: Redis;
+  /** A second connection: one in subscriber mode can send nothing else. */
+  readonly subscriber: Redis;
+  readonly prefix: string;
+  private readonly url: string;
+  private readonly handlers = new Map<string, ((message: Record<string, unknown>) => void)[]>();
+
+  private constructor(config: RedisConfig, logger?: Logger) {
+    this.url = redacted(config.url);
+    this.prefix = config.keyPrefix;
+    const options = {
+      connectTimeout: config.connectTimeout,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      // Commands while disconnected fail at once rather than queue: callers degrade (rate limits fall back to
+      // this replica's own buckets) instead of waiting.
+      enableOfflineQueue: false,
+      retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5_000),
+    };
+    this.client = new Redis(config.url, options);
+    this.subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true });
+    let down = false;
+    this.client.on('error', (err: Error) => {
+      if (!down) logger?.warn({ redis: this.url, err: err.message }, 'redis: connection lost; retrying with backoff, shared state degraded');
+      down = true;
+    });
+    this.client.on('ready', () => {
+      if (down) logger?.info({ redis: this.url }, 'redis: connection back');
+      down = false;
+    });
+    this.subscriber.on('error', () => {});
+    this.subscriber.on('message', (channel: string, text: string) => {
+      let message: Record<string, unknown>;
+      try {
+        message = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      for (const h of this.handlers.get(channel) ?? []) h(message);
+    });
+  }
+
+  /** Connect both connections; rejects with an error naming the URL when Redis cannot be reached. */
+  static async connect(config: RedisConfig, logger?: Logger): Promise<RedisStore> {
+    const store = new RedisStore(config, logger);
+    try {
+      await Promise.all([store.client.connect(), store.subscriber.connect()]);
+      await store.client.ping();
+    } catch (err) {
+      store.client.disconnect();
+      store.subscriber.disconnect();
+      throw new Error(`store.redis: cannot reach Redis at ${store.url} (${(err as Error).message}); start it or fix store.redis.url`, { cause: err });
+    }
+    return store;
+  }
+
+  /** True while commands can be sent. */
+  get healthy(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  get status(): { url: string; status: string } {
+    return { url: this.url, status: this.healthy ? 'ready' : this.client.status };
+  }
+
+  key(name: string): string {
+    return `${this.prefix}${name}`;
+  }
+
+  /** Tell every replica (this one included). */
+  async publish(channel: string, message: Record<string, unknown>): Promise<void> {
+    await this.client.publish(this.key(channel), JSON.stringify(message));
+  }
+
+  async subscribe(channel: string, handler: (message: Record<string, unknown>) => void): Promise<void> {
+    const full = this.key(channel);
+    const list = this.handlers.get(full);
+    if (list) {
+      list.push(handler);
+      return;
+    }
+    this.handlers.set(full, [handler]);
+    await this.subscriber.subscribe(full);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.client.quit(), this.subscriber.quit()]);
+  }
+}
+
+/** The URL without its password, for messages and /readyz. */
+function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis://(unparsable URL)';
+  }
+}
