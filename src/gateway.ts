@@ -2,6 +2,7 @@
  * The gateway: wires config, upstream pools, the catalog, virtual-server views, the router and the HTTP
  * front door together, and applies config changes live (only what changed is restarted).
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -63,6 +64,10 @@ import { diffConfig } from './config/diff.ts';
 import type { ConfigDiff } from './config/diff.ts';
 import { SessionSealer } from './session/seal.ts';
 import { RedisStore } from './store/redis/client.ts';
+import { PostgresStore } from './store/postgres/database.ts';
+import { createPostgresAuditStore } from './store/postgres/audit.ts';
+import { createPostgresAdminChangeStore } from './store/postgres/admin-changes.ts';
+import { LateAdminChangeStore, LateAuditStore } from './store/postgres/late.ts';
 import { RedisCounterStore } from './store/redis/counters.ts';
 import { RedisRevokedSessions } from './store/redis/revoked.ts';
 import { MemoryRevokedSessions } from './session/revoked.ts';
@@ -102,6 +107,10 @@ export class Gateway implements Front {
   };
   /** Memory, or Redis (store.redis) once connected at start: the stages hold `counters`, which follows it. */
   private counterStore: CounterStore = new MemoryCounterStore();
+  /** PostgreSQL (store.postgres), connected and migrated at start; the audit log and admin store bind to it then. */
+  private postgres: PostgresStore | null = null;
+  private readonly lateAudit = new LateAuditStore();
+  private readonly lateAdmin = new LateAdminChangeStore();
   /** The shared store of several replicas (store.redis); null without one. */
   private redis: RedisStore | null = null;
   /** Tools each session found in search mode; outlives the pipelines a config reload rebuilds. */
@@ -138,7 +147,7 @@ export class Gateway implements Front {
     this.sealer = config.sessions.keys.length === 0
       ? SessionSealer.ephemeral(config.sessions.maxAge)
       : new SessionSealer(config.sessions.keys.map((k) => ({ id: k.id, secret: Buffer.from(k.secret.trim(), 'base64') })), config.sessions.maxAge);
-    this.adminChanges = config.admin.store === 'sqlite' ? openSqliteAdminChangeStore(config.store.path) : new MemoryAdminChangeStore();
+    this.adminChanges = config.admin.store === 'sqlite' ? openSqliteAdminChangeStore(config.store.path) : config.admin.store === 'postgres' ? this.lateAdmin : new MemoryAdminChangeStore();
     this.logger = logger;
     this.options = frontOptions(config);
     this.sessions = new SessionRegistry(config.server.sessionIdleTimeout);
@@ -152,11 +161,10 @@ export class Gateway implements Front {
       // Opening repairs a torn last line and catches the SQLite index up from the JSONL (synchronous, at startup only).
       // Secrets are always redacted from what the log keeps of the arguments; PII per the result guard's config.
       const rules = compileRedaction({ secrets: true, pii: config.resultGuard.pii });
-      this.audit = AuditLog.open(config.audit, {
-        storePath: config.store.path,
-        redact: (value) => redactForLog(value, rules),
-        onWarn: (message, detail) => logger.warn({ detail }, message),
-      });
+      const redact = (value: unknown) => redactForLog(value, rules);
+      this.audit = config.audit.store === 'postgres'
+        ? new AuditLog({ store: this.lateAudit, redact, methods: config.audit.methods, previewChars: config.audit.previewChars, hashKey: config.audit.hashKey })
+        : AuditLog.open(config.audit, { storePath: config.store.path, redact, onWarn: (message, detail) => logger.warn({ detail }, message) });
       const { tornBytes, caughtUp } = this.audit.recovery;
       if (tornBytes > 0 || caughtUp > 0) logger.info({ tornBytes, caughtUp }, 'audit: recovered the log after an unclean stop');
     }
@@ -250,11 +258,23 @@ export class Gateway implements Front {
   async start(): Promise<string> {
     // Before listening: an unreachable Redis is a startup error naming its URL, not a gateway that half works.
     const redisConfig = this.config.store.redis;
+    const pgConfig = this.config.store.postgres;
+    if (pgConfig !== undefined && (this.config.audit.store === 'postgres' || this.config.admin.store === 'postgres')) {
+      try {
+        this.postgres = await PostgresStore.open(pgConfig);
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+      this.lateAudit.bind(createPostgresAuditStore(this.postgres));
+      this.lateAdmin.bind(createPostgresAdminChangeStore(this.postgres));
+    }
     if (redisConfig !== undefined) {
       try {
         this.redis = await RedisStore.connect(redisConfig, this.logger);
         this.counterStore = new RedisCounterStore(this.redis);
         this.revokedSessions = await RedisRevokedSessions.open(this.redis);
+        await this.redis.subscribe('events', (m) => this.onReplicaEvent(m));
       } catch (err) {
         await this.close();
         throw err;
@@ -391,6 +411,27 @@ export class Gateway implements Front {
   /** The API-key store, once auth is enabled (null otherwise). */
   get apiKeys(): ApiKeyStore | null {
     return this.apiKeyStore;
+  }
+
+  /** Random per process: a replica ignores the events it announced itself. */
+  private readonly instance = randomBytes(8).toString('hex');
+
+  /**
+   * Tell the other replicas (over store.redis) that this one changed what they share: `admin` (upstreams or virtual
+   * servers, in the shared admin store: they lay the changes over their config again) or `approvals` (they vet
+   * their catalogs again). A no-op without Redis.
+   */
+  announce(what: 'admin' | 'approvals'): void {
+    this.redis?.publish('events', { type: `${what}-changed`, origin: this.instance }).catch((err: unknown) => this.logger.warn({ err }, 'redis: could not announce a change to the other replicas'));
+  }
+
+  private onReplicaEvent(m: Record<string, unknown>): void {
+    if (m.origin === this.instance) return;
+    if (m.type === 'admin-changed') {
+      this.reload(this.fileConfig).catch((err: unknown) => this.logger.error({ err }, 'admin: applying another replica\'s change failed'));
+    } else if (m.type === 'approvals-changed') {
+      this.revet().catch((err: unknown) => this.logger.warn({ err }, 'pinning: vetting again after another replica\'s approval failed'));
+    }
   }
 
   /** The config file changed: apply it with the admin API's changes laid over it again. */
@@ -674,6 +715,8 @@ export class Gateway implements Front {
     if (!this.closed) await this.adminChanges.close();
     await this.redis?.close();
     this.redis = null;
+    await this.postgres?.close();
+    this.postgres = null;
     await this.userOAuth?.vault.close();
     await this.embedders.close();
     if (this.pinWatch) clearInterval(this.pinWatch);

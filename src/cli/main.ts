@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runMigrate } from './migrate.ts';
 import pino from 'pino';
 import { configSchema } from '../config/schema.ts';
 import { authConfigSchema } from '../auth/config.ts';
@@ -33,6 +34,7 @@ Usage:
   gatehouse approvals list|show|approve|reject ...   (gatehouse approvals --help)
   gatehouse scan -c FILE | --url URL | --command CMD | --file F [--json|--sarif] [--fail-on S]   (gatehouse scan --help)
   gatehouse audit [--since 1h] [--principal P] [--tool T] [--outcome O] [--json] ...   (gatehouse audit --help)
+  gatehouse migrate -c FILE               migrate the PostgreSQL schema of store.postgres
   gatehouse --version | --help
 
 start   Run the gateway. With -c, serve that config (YAML, or a desktop client's mcpServers JSON) and reload
@@ -76,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'approvals') return runApprovals(argv.slice(1));
   if (argv[0] === 'scan') return runScan(argv.slice(1));
   if (argv[0] === 'audit') return runAudit(argv.slice(1));
+  if (argv[0] === 'migrate') return runMigrate(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

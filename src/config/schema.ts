@@ -310,8 +310,8 @@ export const configSchema = z.strictObject({
     scopes: z.array(z.string().min(1)).default(['gatehouse:admin']),
     /** … or in any of these groups (the token's groups claim, an API key's groups). */
     groups: z.array(z.string().min(1)).default(['gatehouse-admins']),
-    /** sqlite: changes persist in the file of store.path; memory: they last until the gateway stops. */
-    store: z.enum(['sqlite', 'memory']).default('sqlite'),
+    /** sqlite: changes persist in the file of store.path; postgres: in store.postgres, shared by every replica; memory: until the gateway stops. */
+    store: z.enum(['sqlite', 'postgres', 'memory']).default('sqlite'),
   }).prefault({})),
   /** OpenTelemetry spans of the request path (src/observe/tracing.ts), exported over OTLP/HTTP; off without `endpoint`. */
   tracing: section(z.strictObject({
@@ -352,6 +352,12 @@ export const configSchema = z.strictObject({
       keyPrefix: z.string().regex(/^[A-Za-z0-9:_.-]*$/, 'letters, digits, ":", "_", "." and "-"').default('gatehouse:'),
       connectTimeout: duration.default(5_000),
     }).optional(),
+    /** Durable records every replica shares (src/store/postgres): the audit log (audit.store) and admin changes (admin.store). */
+    postgres: z.strictObject({
+      url: z.url({ protocol: /^postgres(ql)?$/, error: 'a PostgreSQL URL such as postgres://gatehouse@db:5432/gatehouse' }),
+      schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a plain identifier like public or gatehouse').default('public'),
+      connectTimeout: duration.default(5_000),
+    }).optional(),
   }).prefault({})),
   /** The per-user credential vault (upstreams with `auth: { type: oauth, approval: user }`): rows in the SQLite
    *  file of `store.path`, sealed with AES-256-GCM under `key` (32 bytes, base64: `openssl rand -base64 32`). */
@@ -359,6 +365,11 @@ export const configSchema = z.strictObject({
     key: z.string().refine((k) => Buffer.from(k.trim(), 'base64').length === 32, '32 bytes in base64 (openssl rand -base64 32), e.g. "${file:/run/secrets/vault-key}"'),
   }).optional()),
 }).superRefine((config, ctx) => {
+  // A PostgreSQL-backed record needs the database.
+  if (config.store.postgres === undefined) {
+    if (config.audit.store === 'postgres') ctx.addIssue({ code: 'custom', path: ['audit', 'store'], message: 'audit.store postgres needs store.postgres.url' });
+    if (config.admin.store === 'postgres') ctx.addIssue({ code: 'custom', path: ['admin', 'store'], message: 'admin.store postgres needs store.postgres.url' });
+  }
   // A per-user OAuth upstream keeps its users' tokens in the vault: no key, no vault.
   if (config.vault === undefined) {
     for (const [name, u] of Object.entries(config.upstreams)) {

@@ -26,6 +26,8 @@ export const AUDITABLE_METHODS = ['tools/call', 'prompts/get', 'resources/read']
 export const auditConfigSchema = z.strictObject({
   /** Record every call of `methods` and every denial of one. */
   enabled: flag.default(true),
+  /** jsonl: the JSONL files (and the SQLite index) below; postgres: one table in store.postgres, shared by every replica. */
+  store: z.enum(['jsonl', 'postgres']).default('jsonl'),
   jsonl: z.strictObject({
     /**
      * Base path: files are `<stem>.<YYYY-MM-DD>.<NNNN><ext>` beside it (audit.2026-12-01.0000.jsonl). Default

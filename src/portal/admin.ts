@@ -180,6 +180,7 @@ async function putEntry(c: Call, kind: AdminKind): Promise<void> {
     const next = await validated(gw, change);
     await gw.adminChanges.put(change);
     await gw.reconfigure(next);
+    gw.announce('admin');
     sendJson(c.res, existed ? 200 : 201, await entryView(gw, kind, name, await gw.adminChanges.list()), existed ? {} : { location: `/admin/${kind === 'upstream' ? 'upstreams' : 'virtual-servers'}/${encodeURIComponent(name)}` });
   });
 }
@@ -196,6 +197,7 @@ async function deleteEntry(c: Call, kind: AdminKind): Promise<void> {
     if (inFile) await gw.adminChanges.put(change);
     else await gw.adminChanges.remove(kind, name);
     await gw.reconfigure(next);
+    gw.announce('admin');
     c.res.writeHead(204).end();
   });
 }
@@ -273,10 +275,12 @@ async function decide(c: Call, approve: boolean): Promise<void> {
     const pin = await store.approve(id, c.principal.id);
     // The definition is listed again (with list_changed) before the answer: the caller sees it back at once.
     await c.gw.revet();
+    c.gw.announce('approvals');
     sendJson(c.res, 200, { approved: { id, upstream: p.upstream, kind: p.kind, key: p.key, hash: pin?.hash ?? p.hash, approvedBy: c.principal.id } });
     return;
   }
   const rejected = await store.reject(id, c.principal.id);
+  c.gw.announce('approvals');
   sendJson(c.res, 200, { rejected: pendingView(rejected ?? p) });
 }
 
