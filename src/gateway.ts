@@ -67,7 +67,9 @@ import { RedisStore } from './store/redis/client.ts';
 import { PostgresStore } from './store/postgres/database.ts';
 import { createPostgresAuditStore } from './store/postgres/audit.ts';
 import { createPostgresAdminChangeStore } from './store/postgres/admin-changes.ts';
-import { LateAdminChangeStore, LateAuditStore } from './store/postgres/late.ts';
+import { lateBound } from './store/postgres/late.ts';
+import { createPostgresPinStore } from './store/postgres/pins.ts';
+import type { AuditStore } from './store/audit.ts';
 import { RedisCounterStore } from './store/redis/counters.ts';
 import { RedisRevokedSessions } from './store/redis/revoked.ts';
 import { MemoryRevokedSessions } from './session/revoked.ts';
@@ -109,8 +111,9 @@ export class Gateway implements Front {
   private counterStore: CounterStore = new MemoryCounterStore();
   /** PostgreSQL (store.postgres), connected and migrated at start; the audit log and admin store bind to it then. */
   private postgres: PostgresStore | null = null;
-  private readonly lateAudit = new LateAuditStore();
-  private readonly lateAdmin = new LateAdminChangeStore();
+  private readonly lateAudit = lateBound<AuditStore>('audit store');
+  private readonly lateAdmin = lateBound<AdminChangeStore>('admin store');
+  private readonly latePins = lateBound<PinStore>('pin store');
   /** The shared store of several replicas (store.redis); null without one. */
   private redis: RedisStore | null = null;
   /** Tools each session found in search mode; outlives the pipelines a config reload rebuilds. */
@@ -147,7 +150,7 @@ export class Gateway implements Front {
     this.sealer = config.sessions.keys.length === 0
       ? SessionSealer.ephemeral(config.sessions.maxAge)
       : new SessionSealer(config.sessions.keys.map((k) => ({ id: k.id, secret: Buffer.from(k.secret.trim(), 'base64') })), config.sessions.maxAge);
-    this.adminChanges = config.admin.store === 'sqlite' ? openSqliteAdminChangeStore(config.store.path) : config.admin.store === 'postgres' ? this.lateAdmin : new MemoryAdminChangeStore();
+    this.adminChanges = config.admin.store === 'sqlite' ? openSqliteAdminChangeStore(config.store.path) : config.admin.store === 'postgres' ? this.lateAdmin.store : new MemoryAdminChangeStore();
     this.logger = logger;
     this.options = frontOptions(config);
     this.sessions = new SessionRegistry(config.server.sessionIdleTimeout);
@@ -163,7 +166,7 @@ export class Gateway implements Front {
       const rules = compileRedaction({ secrets: true, pii: config.resultGuard.pii });
       const redact = (value: unknown) => redactForLog(value, rules);
       this.audit = config.audit.store === 'postgres'
-        ? new AuditLog({ store: this.lateAudit, redact, methods: config.audit.methods, previewChars: config.audit.previewChars, hashKey: config.audit.hashKey })
+        ? new AuditLog({ store: this.lateAudit.store, redact, methods: config.audit.methods, previewChars: config.audit.previewChars, hashKey: config.audit.hashKey })
         : AuditLog.open(config.audit, { storePath: config.store.path, redact, onWarn: (message, detail) => logger.warn({ detail }, message) });
       const { tornBytes, caughtUp } = this.audit.recovery;
       if (tornBytes > 0 || caughtUp > 0) logger.info({ tornBytes, caughtUp }, 'audit: recovered the log after an unclean stop');
@@ -209,7 +212,7 @@ export class Gateway implements Front {
     const scan = config.scanner.enabled ? createDefinitionScanner(config.scanner, knownTools) : null;
     let pinning: PinningGate | null = null;
     if (config.pinning.mode !== 'off') {
-      this.pins = config.pinning.store === 'sqlite' ? openSqlitePinStore(config.store.path) : new MemoryPinStore();
+      this.pins = config.pinning.store === 'sqlite' ? openSqlitePinStore(config.store.path) : config.pinning.store === 'postgres' ? this.latePins.store : new MemoryPinStore();
       pinning = new PinningGate(this.pins, { mode: config.pinning.mode, ...(scan && { scan }) });
     }
     this.catalog.gate = createDefinitionGate({
@@ -259,7 +262,7 @@ export class Gateway implements Front {
     // Before listening: an unreachable Redis is a startup error naming its URL, not a gateway that half works.
     const redisConfig = this.config.store.redis;
     const pgConfig = this.config.store.postgres;
-    if (pgConfig !== undefined && (this.config.audit.store === 'postgres' || this.config.admin.store === 'postgres')) {
+    if (pgConfig !== undefined && (this.config.audit.store === 'postgres' || this.config.admin.store === 'postgres' || this.config.pinning.store === 'postgres')) {
       try {
         this.postgres = await PostgresStore.open(pgConfig);
       } catch (err) {
@@ -268,6 +271,7 @@ export class Gateway implements Front {
       }
       this.lateAudit.bind(createPostgresAuditStore(this.postgres));
       this.lateAdmin.bind(createPostgresAdminChangeStore(this.postgres));
+      this.latePins.bind(createPostgresPinStore(this.postgres));
     }
     if (redisConfig !== undefined) {
       try {
@@ -309,7 +313,7 @@ export class Gateway implements Front {
    */
   private watchApprovals(): void {
     const pins = this.pins;
-    if (pins === null || this.config.pinning.store !== 'sqlite') return;
+    if (pins === null || this.config.pinning.store === 'memory') return;
     let stamp: number | null = null;
     let busy = false;
     this.pinWatch = setInterval(() => {

@@ -138,3 +138,46 @@ describe('replicas sharing PostgreSQL and Redis', () => {
     assert.equal(init.status, 200, init.text);
   });
 });
+
+describe('an approval on one replica', () => {
+  const schema = `gh_test_${randomBytes(4).toString('hex')}`;
+  const MUTABLE = new URL('./fixtures/mutable-server.ts', import.meta.url).pathname;
+  const config = {
+    store: { path: join(mkdtempSync(join(tmpdir(), 'gatehouse-pg-')), 'gatehouse.db'), postgres: { url: PG, schema }, redis: { url: 'redis://127.0.0.1:6379', keyPrefix: `${schema}:` } },
+    pinning: { store: 'postgres' },
+    auth: { enabled: true },
+    upstreams: { mutable: { command: nodeBinary(), args: [MUTABLE] } },
+  };
+  let a: RunningGateway;
+  let b: RunningGateway;
+  after(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    const db = new pg.Pool({ connectionString: PG });
+    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.end();
+  });
+
+  it('takes effect on every replica: the quarantined tool comes back on the other one too', async () => {
+    [a, b] = await Promise.all([startGateway(config), startGateway(config)]);
+    const token = (await issueApiKey(a.gateway.apiKeys!, { owner: 'ops', scopes: ['gatehouse:admin'] })).token;
+    const sessionOn = async (gw: RunningGateway) => (await post(gw.url, INIT(VERSION), { authorization: `Bearer ${token}` })).headers.get('mcp-session-id')!;
+    const call = (gw: RunningGateway, session: string, method: string, params?: object) => post(gw.url, { jsonrpc: '2.0', id: 1, method, ...(params && { params }) }, { authorization: `Bearer ${token}`, 'mcp-session-id': session, 'mcp-protocol-version': VERSION });
+    const listed = async (gw: RunningGateway) => ((await call(gw, await sessionOn(gw), 'tools/list')).json.result.tools as { name: string }[]).map((t) => t.name);
+    // Each replica runs its own copy of the server: change the definition on both.
+    for (const gw of [a, b]) await call(gw, await sessionOn(gw), 'tools/call', { name: 'rug_pull', arguments: { description: 'Looks up a word, now in two languages.' } });
+    const until = async (check: () => Promise<boolean>, what: string) => {
+      const end = Date.now() + 5_000;
+      while (!(await check())) {
+        assert.ok(Date.now() < end, what);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until(async () => !(await listed(a)).includes('lookup') && !(await listed(b)).includes('lookup'), 'lookup quarantined on both');
+    const pending = (await (await fetch(`${a.base}/admin/approvals`, { headers: { authorization: `Bearer ${token}` } })).json()) as { approvals: { id: string }[] };
+    assert.equal(pending.approvals.length, 1, 'one pending change, shared');
+    const approved = await fetch(`${a.base}/admin/approvals/${pending.approvals[0].id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    assert.equal(approved.status, 200);
+    assert.ok((await listed(a)).includes('lookup'));
+    await until(async () => (await listed(b)).includes('lookup'), 'lookup back on the other replica within 5 s');
+  });
+});

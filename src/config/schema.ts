@@ -368,6 +368,7 @@ export const configSchema = z.strictObject({
   // A PostgreSQL-backed record needs the database.
   if (config.store.postgres === undefined) {
     if (config.audit.store === 'postgres') ctx.addIssue({ code: 'custom', path: ['audit', 'store'], message: 'audit.store postgres needs store.postgres.url' });
+    if (config.pinning.store === 'postgres') ctx.addIssue({ code: 'custom', path: ['pinning', 'store'], message: 'pinning.store postgres needs store.postgres.url' });
     if (config.admin.store === 'postgres') ctx.addIssue({ code: 'custom', path: ['admin', 'store'], message: 'admin.store postgres needs store.postgres.url' });
   }
   // A per-user OAuth upstream keeps its users' tokens in the vault: no key, no vault.

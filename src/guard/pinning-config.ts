@@ -14,8 +14,8 @@ export const pinningSchema = z.strictObject({
    * new definitions wait for approval too; off: no pinning.
    */
   mode: z.enum(['tofu', 'approve', 'off']).default('tofu'),
-  /** sqlite: pins live in the store file (store.path) and survive restarts; memory: for this process only. */
-  store: z.enum(['sqlite', 'memory']).default('sqlite'),
+  /** sqlite: pins live in the store file (store.path) and survive restarts; postgres: in store.postgres, shared by every replica; memory: for this process only. */
+  store: z.enum(['sqlite', 'postgres', 'memory']).default('sqlite'),
   /** How often a running gateway looks for approvals made by `gatehouse approvals` in another process. */
   checkInterval: duration.default(1_000),
 }).prefault({});

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,10 +7,23 @@ import { describe, it } from 'node:test';
 import { MemoryPinStore } from './memory/pins.ts';
 import type { PinStore } from './pins.ts';
 import { openSqlitePinStore } from './sqlite/pins.ts';
+import { PostgresStore } from './postgres/database.ts';
+import { createPostgresPinStore } from './postgres/pins.ts';
 
-const backends: Record<string, () => PinStore> = {
+/** PostgreSQL (the machine's, a schema per store): its pool closes with the store. */
+async function openPostgres(): Promise<PinStore> {
+  const db = await PostgresStore.open({ url: 'postgres://postgres@127.0.0.1:5432/test', schema: `gh_pins_${randomBytes(4).toString('hex')}`, connectTimeout: 5_000 });
+  const store = createPostgresPinStore(db);
+  return { ...store, close: async () => {
+    await db.pool.query(`DROP SCHEMA ${db.schema} CASCADE`);
+    await db.close();
+  } };
+}
+
+const backends: Record<string, () => PinStore | Promise<PinStore>> = {
   memory: () => new MemoryPinStore(),
   sqlite: () => openSqlitePinStore(join(mkdtempSync(join(tmpdir(), 'gatehouse-pins-')), 'gatehouse.db')),
+  postgres: openPostgres,
 };
 
 const ref = { upstream: 'notes', kind: 'tools' as const, key: 'add_note' };
@@ -17,7 +31,7 @@ const ref = { upstream: 'notes', kind: 'tools' as const, key: 'add_note' };
 for (const [name, open] of Object.entries(backends)) {
   describe(`pin store (${name})`, () => {
     it('pins per upstream and replaces a pin of the same definition', async () => {
-      const store = open();
+      const store = await open();
       await store.pin({ ...ref, hash: 'h1', definition: { name: 'add_note' }, approvedAt: 1, approvedBy: 'tofu' });
       await store.pin({ ...ref, key: 'list_notes', hash: 'h2', definition: { name: 'list_notes' }, approvedAt: 1, approvedBy: 'tofu' });
       await store.pin({ ...ref, hash: 'h3', definition: { name: 'add_note', description: 'v2' }, approvedAt: 2, approvedBy: 'alice' });
@@ -31,7 +45,7 @@ for (const [name, open] of Object.entries(backends)) {
     });
 
     it('keeps one pending row per version, approves it into the pin, and forgets the others', async () => {
-      const store = open();
+      const store = await open();
       const base = { ...ref, definition: { name: 'add_note', description: 'evil' }, reason: 'changed' as const, previousHash: 'h1', firstSeen: 10, findings: [] };
       const a = await store.addPending({ ...base, hash: 'h2' });
       const again = await store.addPending({ ...base, hash: 'h2', firstSeen: 99 });
@@ -51,7 +65,7 @@ for (const [name, open] of Object.entries(backends)) {
     });
 
     it('rejects once, and lists rejected rows only when asked', async () => {
-      const store = open();
+      const store = await open();
       const p = await store.addPending({ ...ref, hash: 'h9', definition: {}, reason: 'flagged', previousHash: null, firstSeen: 1, findings: [{ rule: 'x' }] });
       assert.equal((await store.reject(p.id, 'bob', 5))?.rejectedBy, 'bob');
       assert.equal((await store.reject(p.id, 'carol', 6))?.rejectedBy, 'bob', 'the first decision stands');

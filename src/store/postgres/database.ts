@@ -31,6 +31,34 @@ export const MIGRATIONS: Record<string, readonly string[]> = {
     CREATE INDEX audit_records_principal_time ON {schema}.audit_records (principal, time);
     CREATE INDEX audit_records_target_time ON {schema}.audit_records (target, time)`,
   ],
+  pins: [
+    `CREATE TABLE {schema}.pins (
+      upstream TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      key TEXT NOT NULL,
+      hash TEXT NOT NULL,
+      definition JSONB NOT NULL,
+      approved_at BIGINT NOT NULL,
+      approved_by TEXT NOT NULL,
+      PRIMARY KEY (upstream, kind, key)
+    );
+    CREATE TABLE {schema}.pins_pending (
+      id TEXT PRIMARY KEY,
+      upstream TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      key TEXT NOT NULL,
+      hash TEXT NOT NULL,
+      definition JSONB NOT NULL,
+      reason TEXT NOT NULL,
+      previous_hash TEXT,
+      first_seen BIGINT NOT NULL,
+      rejected_at BIGINT,
+      rejected_by TEXT,
+      findings JSONB NOT NULL
+    );
+    CREATE INDEX pins_pending_definition ON {schema}.pins_pending (upstream, kind, key);
+    CREATE SEQUENCE {schema}.pins_changes`,
+  ],
   admin: [
     `CREATE TABLE {schema}.admin_changes (
       kind TEXT NOT NULL,

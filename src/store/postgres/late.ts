@@ -1,60 +1,19 @@
 /**
- * Stores whose PostgreSQL connection is made at start (async) for objects the gateway builds in its constructor:
- * each forwards to its target once `bind` gave it one. Nothing is served before start has bound them.
+ * A store whose PostgreSQL connection is made at start (async), for the objects the gateway builds in its
+ * constructor: `store` forwards every method to the target `bind` gives it. Nothing is served before start has
+ * bound it; `close` before that is a no-op.
  */
-import type { AdminChangeStore } from '../admin-changes.ts';
-import type { AuditStore } from '../audit.ts';
-
-export class LateAuditStore implements AuditStore {
-  private target: AuditStore | null = null;
-
-  bind(target: AuditStore): void {
-    this.target = target;
-  }
-
-  private get store(): AuditStore {
-    if (this.target === null) throw new Error('the PostgreSQL audit store is not connected yet (the gateway has not started)');
-    return this.target;
-  }
-
-  append(...args: Parameters<AuditStore['append']>) {
-    return this.store.append(...args);
-  }
-
-  query(...args: Parameters<AuditStore['query']>) {
-    return this.store.query(...args);
-  }
-
-  close(): Promise<void> {
-    return this.target?.close() ?? Promise.resolve();
-  }
-}
-
-export class LateAdminChangeStore implements AdminChangeStore {
-  private target: AdminChangeStore | null = null;
-
-  bind(target: AdminChangeStore): void {
-    this.target = target;
-  }
-
-  private get store(): AdminChangeStore {
-    if (this.target === null) throw new Error('the PostgreSQL admin store is not connected yet (the gateway has not started)');
-    return this.target;
-  }
-
-  list() {
-    return this.store.list();
-  }
-
-  put(...args: Parameters<AdminChangeStore['put']>) {
-    return this.store.put(...args);
-  }
-
-  remove(...args: Parameters<AdminChangeStore['remove']>) {
-    return this.store.remove(...args);
-  }
-
-  close(): Promise<void> {
-    return this.target?.close() ?? Promise.resolve();
-  }
+export function lateBound<T extends { close(): Promise<void> }>(what: string): { store: T; bind(target: T): void } {
+  let target: T | null = null;
+  const store = new Proxy({} as T, {
+    get(_, prop) {
+      if (target === null) {
+        if (prop === 'close') return () => Promise.resolve();
+        throw new Error(`the PostgreSQL ${what} is not connected yet (the gateway has not started)`);
+      }
+      const value = (target as Record<string | symbol, unknown>)[prop];
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { store, bind: (t) => void (target = t) };
 }
