@@ -33,7 +33,7 @@ import { buildView, DEFAULT_VIEW_CONFIG } from './catalog/view.ts';
 import type { View } from './catalog/view.ts';
 import { createHttpServer } from './server/http-server.ts';
 import type { Front, FrontOptions, Listener, ListenFilter, Readiness } from './server/front.ts';
-import { DownstreamSession } from './session/session.ts';
+import { DownstreamSession, journalKey } from './session/session.ts';
 import type { ClientInfo } from './session/session.ts';
 import type { Principal } from './auth/principal.ts';
 import { anonymousIdentity } from './auth/identity.ts';
@@ -72,6 +72,8 @@ import { createPostgresPinStore } from './store/postgres/pins.ts';
 import type { AuditStore } from './store/audit.ts';
 import { RedisCounterStore } from './store/redis/counters.ts';
 import { RedisRevokedSessions } from './store/redis/revoked.ts';
+import { RedisEventJournal } from './store/redis/event-journal.ts';
+import type { StreamJournal } from './server/event-stream.ts';
 import { MemoryRevokedSessions } from './session/revoked.ts';
 import type { RevokedSessions } from './session/revoked.ts';
 
@@ -114,6 +116,8 @@ export class Gateway implements Front {
   private readonly lateAudit = lateBound<AuditStore>('audit store');
   private readonly lateAdmin = lateBound<AdminChangeStore>('admin store');
   private readonly latePins = lateBound<PinStore>('pin store');
+  /** Stream events shared with the other replicas (store.redis), for Last-Event-ID anywhere; null without Redis. */
+  private journal: RedisEventJournal | null = null;
   /** The shared store of several replicas (store.redis); null without one. */
   private redis: RedisStore | null = null;
   /** Tools each session found in search mode; outlives the pipelines a config reload rebuilds. */
@@ -279,6 +283,7 @@ export class Gateway implements Front {
         this.counterStore = new RedisCounterStore(this.redis);
         this.revokedSessions = await RedisRevokedSessions.open(this.redis);
         await this.redis.subscribe('events', (m) => this.onReplicaEvent(m));
+        this.journal = new RedisEventJournal(this.redis, this.config.server.resumeBuffer);
       } catch (err) {
         await this.close();
         throw err;
@@ -369,6 +374,14 @@ export class Gateway implements Front {
     return policy.onList(ctx, 'tools', view.tools);
   }
 
+  get streamJournal(): StreamJournal | null {
+    return this.journal;
+  }
+
+  resumeStream(session: DownstreamSession, streamId: string, afterSeq: number, res: ServerResponse): Promise<boolean> {
+    return this.journal === null ? Promise.resolve(false) : this.journal.resume(journalKey(session.id, streamId), afterSeq, res);
+  }
+
   endSession(id: string): void {
     this.revokedSessions.revoke(id, Date.now() + this.config.sessions.maxAge);
     this.sessions.end(id);
@@ -395,6 +408,7 @@ export class Gateway implements Front {
       principal,
       clientInfo: state.clientInfo,
       clientCapabilities: state.clientCapabilities,
+      journal: this.journal,
       stateful: true,
       resumeCapacity: this.options.resumeBuffer,
     });

@@ -15,7 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { issueApiKey } from '../src/auth/api-keys.ts';
 import { everythingStdio, INIT, post, startGateway } from './helpers/gateway.ts';
 import type { RunningGateway } from './helpers/gateway.ts';
-import { waitForLine } from './helpers/spawn.ts';
+import { exampleStdioCommand, waitForLine } from './helpers/spawn.ts';
+import { SseReader } from './integration/harness.ts';
 
 const VERSION = '2025-11-25';
 const REDIS = 'redis://127.0.0.1:6379';
@@ -86,6 +87,49 @@ describe('replicas sharing Redis', () => {
     const res = await fetch(a.url, { method: 'DELETE', headers: { authorization: `Bearer ${fresh}`, 'mcp-session-id': session, 'mcp-protocol-version': VERSION } });
     assert.equal(res.status, 204);
     await until(async () => (await list(b)).status === 404, 'the other replica refusing the ended session', 1_000);
+  });
+});
+
+describe('a stream resumed on another replica', () => {
+  const prefix = `gatehouse-test-${randomBytes(4).toString('hex')}:`;
+  const key = randomBytes(32).toString('base64');
+  const config = () => ({
+    store: { path: join(mkdtempSync(join(tmpdir(), 'gatehouse-redis-')), 'gatehouse.db'), redis: { url: REDIS, keyPrefix: prefix } },
+    sessions: { keys: [{ id: 'k1', secret: key }] },
+    upstreams: { notes: exampleStdioCommand('notes-stdio') },
+  });
+  let a: RunningGateway;
+  let b: RunningGateway;
+  const readers: SseReader[] = [];
+  before(async () => {
+    [a, b] = await Promise.all([startGateway(config()), startGateway(config())]);
+  });
+  after(async () => {
+    for (const r of readers) r.close();
+    await Promise.all([a?.close(), b?.close()]);
+  });
+
+  it('a tools/call stream cut on one replica is resumed on the other with Last-Event-ID, missing nothing', async () => {
+    const session = (await post(a.url, INIT(VERSION))).headers.get('mcp-session-id')!;
+    const h = { 'mcp-session-id': session, 'mcp-protocol-version': VERSION };
+    await post(a.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, h);
+    const call = await SseReader.open(a.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...h },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'slow_count', arguments: { count: 6, delayMs: 40 }, _meta: { progressToken: 'p7' } } }),
+    });
+    readers.push(call);
+    const first = await call.next((e) => e.data?.method === 'notifications/progress');
+    call.close(); // the connection to replica A drops; the call goes on there
+
+    const resumed = await SseReader.open(b.url, { headers: { accept: 'text/event-stream', 'last-event-id': first.id!, ...h } });
+    readers.push(resumed);
+    assert.equal(resumed.status, 200);
+    const result = await resumed.next((e) => e.data?.id === 7);
+    assert.deepEqual(result.data.result.structuredContent, { reached: 6, count: 6, cancelled: false });
+    await resumed.closed();
+    const progress = resumed.events.filter((e) => e.data?.method === 'notifications/progress').map((e) => e.data.params.progress);
+    assert.deepEqual([first.data.params.progress, ...progress], [1, 2, 3, 4, 5, 6], 'everything after the last event seen, once, in order');
   });
 });
 

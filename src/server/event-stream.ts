@@ -10,6 +10,15 @@ interface BufferedEvent {
   frame: string;
 }
 
+/**
+ * Where a stream's events are also written, so that another replica can replay them to a client that reconnects
+ * there with Last-Event-ID (src/store/redis/event-journal.ts). `key` names the stream among every replica's.
+ */
+export interface StreamJournal {
+  record(key: string, seq: number, frame: string): void;
+  finish(key: string): void;
+}
+
 export class EventStream {
   readonly id: string;
   private seq = 0;
@@ -20,6 +29,8 @@ export class EventStream {
   /** Set when the stream will carry no more events (its request was answered); the response ends after replay. */
   finished = false;
   onDetach: (() => void) | null = null;
+  /** Set by the session when replicas share a journal. */
+  journal: { sink: StreamJournal; key: string } | null = null;
 
   constructor(id: string, capacity: number) {
     this.id = id;
@@ -67,6 +78,7 @@ export class EventStream {
     if (this.capacity > 0) {
       this.buffer.push({ seq, frame });
       if (this.buffer.length > this.capacity) this.buffer.shift();
+      this.journal?.sink.record(this.journal.key, seq, frame);
     }
     this.res?.write(frame);
   }
@@ -82,6 +94,7 @@ export class EventStream {
 
   /** No more events: end the current response (a later resume still gets the buffered tail). */
   end(): void {
+    if (!this.finished) this.journal?.sink.finish(this.journal.key);
     this.finished = true;
     const res = this.res;
     this.detach();

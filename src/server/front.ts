@@ -10,6 +10,7 @@ import type { Router } from '../catalog/router.ts';
 import type { SessionRegistry } from '../session/registry.ts';
 import type { OriginPolicy } from './guards.ts';
 import type { ReplicaStatus } from '../upstream/replica-set.ts';
+import type { StreamJournal } from './event-stream.ts';
 
 export interface FrontOptions {
   /** Base path of the MCP endpoint (`/mcp`); virtual servers at `<path>/<name>`. */
@@ -51,6 +52,10 @@ export interface Front {
   sealSession(fields: { principal: string; virtualServer: string; revision: string; clientInfo: ClientInfo; clientCapabilities: Record<string, unknown> }): string;
   /** The session an id seals, made live here when this replica does not hold it (undefined: not a valid id for them). */
   reopenSession(id: string, virtualServer: string, principal: Principal): DownstreamSession | undefined;
+  /** Where streams' events are also written for other replicas (store.redis); null with one replica's memory only. */
+  readonly streamJournal: StreamJournal | null;
+  /** Resume a stream this replica does not hold from the shared journal; false when nobody knows it. */
+  resumeStream?(session: DownstreamSession, streamId: string, afterSeq: number, res: ServerResponse): Promise<boolean>;
   /** The client ended the session (DELETE): it is closed here and its id is never served again. */
   endSession(id: string): void;
   /** The registry and admin APIs: serve `path` if it is theirs (null when it is not). */

@@ -145,6 +145,7 @@ function initialize(front: Front, res: ServerResponse, virtualServer: string, in
     principal,
     clientInfo,
     clientCapabilities,
+    journal: front.streamJournal,
     stateful: true,
     resumeCapacity: front.options.resumeBuffer,
   });
@@ -152,7 +153,7 @@ function initialize(front: Front, res: ServerResponse, virtualServer: string, in
   writeJson(res, 200, success(init.id, front.initializeResult(virtualServer, revision)), { 'mcp-session-id': session.id });
 }
 
-function handleGet(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string, principal: Principal): void {
+async function handleGet(front: Front, req: IncomingMessage, res: ServerResponse, virtualServer: string, principal: Principal): Promise<void> {
   if (!acceptsEventStream(req)) throw new GatehouseError('GH_ERR_HTTP_NOT_ACCEPTABLE', ['Not Acceptable: a GET stream needs Accept: text/event-stream']);
   const sessionId = header(req, 'mcp-session-id');
   if (sessionId === undefined) throw new GatehouseError('GH_ERR_SESSION_REQUIRED');
@@ -165,6 +166,8 @@ function handleGet(front: Front, req: IncomingMessage, res: ServerResponse, virt
       stream.attach(res, {}, parsed.seq);
       return;
     }
+    // A stream another replica holds: replayed and followed from the shared journal.
+    if (parsed && !stream && (await front.resumeStream?.(session, parsed.streamId, parsed.seq, res)) === true) return;
   }
   if (session.standalone.attached) {
     writeJson(res, 409, failure(null, RpcCode.InvalidRequest, 'Conflict: this session already has an open GET stream; resume it with Last-Event-ID instead'));

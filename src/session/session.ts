@@ -6,7 +6,9 @@
  */
 import type { JsonObject, JsonRpcId, JsonRpcResponse } from '../core/jsonrpc.ts';
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
+import { createHash, randomBytes } from 'node:crypto';
 import { EventStream } from '../server/event-stream.ts';
+import type { StreamJournal } from '../server/event-stream.ts';
 import type { Exchange, StreamRegistry } from '../server/exchange.ts';
 import type { UpstreamConnection } from '../upstream/types.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -40,6 +42,14 @@ export interface CallContext {
   readonly trace: TraceCarrier | undefined;
   /** The call's span when tracing is on (src/observe/tracing.ts). */
   span: Span | undefined;
+}
+
+/** Random per process: stream ids of one session made on different replicas never collide. */
+const PROCESS_TAG = randomBytes(3).toString('hex');
+
+/** A stream's name in the shared journal: the session (hashed: ids are long) and the stream. */
+export function journalKey(sessionId: string, streamId: string): string {
+  return `${createHash('sha256').update(sessionId).digest('base64url').slice(0, 22)}:${streamId}`;
 }
 
 interface PendingClientRequest {
@@ -79,6 +89,7 @@ export class DownstreamSession implements StreamRegistry {
   private readonly pending = new Map<JsonRpcId, PendingClientRequest>();
   private nextStream = 0;
   private nextRequest = 0;
+  private readonly journal: StreamJournal | null;
 
   constructor(init: {
     id: string;
@@ -90,6 +101,8 @@ export class DownstreamSession implements StreamRegistry {
     stateful: boolean;
     legacy?: boolean;
     resumeCapacity: number;
+    /** Replicas share stream events (store.redis): a client may resume a stream on another replica. */
+    journal?: StreamJournal | null;
   }) {
     this.id = init.id;
     this.revision = init.revision;
@@ -100,15 +113,18 @@ export class DownstreamSession implements StreamRegistry {
     this.stateful = init.stateful;
     this.legacy = init.legacy ?? false;
     this.resumeCapacity = init.resumeCapacity;
+    this.journal = init.journal ?? null;
     this.standalone = new EventStream(this.newStreamId(), init.resumeCapacity);
     this.registerStream(this.standalone);
   }
 
+  /** Unique among every replica's streams of this session (a process tag), so a shared journal keeps them apart. */
   newStreamId(): string {
-    return `s${this.nextStream++}`;
+    return `s${PROCESS_TAG}${this.nextStream++}`;
   }
 
   registerStream(stream: EventStream): void {
+    if (this.journal !== null) stream.journal = { sink: this.journal, key: journalKey(this.id, stream.id) };
     this.streams.set(stream.id, stream);
     if (this.streams.size > MAX_STREAMS) {
       for (const [id, s] of this.streams) {

@@ -21,6 +21,8 @@ export class RedisStore {
   readonly prefix: string;
   private readonly url: string;
   private readonly handlers = new Map<string, ((message: Record<string, unknown>) => void)[]>();
+  /** Channels whose messages go to their handlers unparsed (stream events). */
+  private readonly raw = new Map<string, Set<(text: string) => void>>();
 
   private constructor(config: RedisConfig, logger?: Logger) {
     this.url = redacted(config.url);
@@ -47,6 +49,11 @@ export class RedisStore {
     });
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (channel: string, text: string) => {
+      const raw = this.raw.get(channel);
+      if (raw !== undefined) {
+        for (const h of raw) h(text);
+        return;
+      }
       let message: Record<string, unknown>;
       try {
         message = JSON.parse(text) as Record<string, unknown>;
@@ -98,6 +105,27 @@ export class RedisStore {
     }
     this.handlers.set(full, [handler]);
     await this.subscriber.subscribe(full);
+  }
+
+  /** Subscribe to a channel by its full name, its messages as they come. */
+  async subscribeRaw(channel: string, handler: (text: string) => void): Promise<void> {
+    let set = this.raw.get(channel);
+    if (set === undefined) {
+      this.raw.set(channel, (set = new Set()));
+      set.add(handler);
+      await this.subscriber.subscribe(channel);
+      return;
+    }
+    set.add(handler);
+  }
+
+  async unsubscribe(channel: string, handler: (text: string) => void): Promise<void> {
+    const set = this.raw.get(channel);
+    if (set === undefined) return;
+    set.delete(handler);
+    if (set.size > 0) return;
+    this.raw.delete(channel);
+    await this.subscriber.unsubscribe(channel).catch(() => {});
   }
 
   async close(): Promise<void> {
