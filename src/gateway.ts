@@ -47,7 +47,7 @@ import type { ApiKeyStore } from './store/api-keys.ts';
 import { UserOAuth } from './auth/user-oauth.ts';
 import { openSqliteVaultStore } from './store/sqlite/vault.ts';
 import { parseVaultKey } from './store/vault.ts';
-import type { JsonRpcNotification } from './core/jsonrpc.ts';
+import type { JsonRpcNotification, JsonRpcResponse } from './core/jsonrpc.ts';
 import { isLoopbackHost } from './server/guards.ts';
 import { SessionRegistry } from './session/registry.ts';
 import { SUPPORTED_REVISIONS } from './session/revision.ts';
@@ -194,6 +194,9 @@ export class Gateway implements Front {
       // Decided at start: a reload that flips server.metrics turns the endpoint on or off at once, the recording on restart.
       ...(config.server.metrics && { metrics: this.metrics }),
       ...(this.tracing !== null && { tracing: this.tracing }),
+      unclaimedResponse: (session, response) => {
+        this.redis?.publish('events', { type: 'client-response', origin: this.instance, session: session.id, response }).catch(() => {});
+      },
       logger,
       audit: audit === null ? undefined : {
         wants: (method) => audit.wants(method),
@@ -447,6 +450,9 @@ export class Gateway implements Front {
     if (m.origin === this.instance) return;
     if (m.type === 'admin-changed') {
       this.reload(this.fileConfig).catch((err: unknown) => this.logger.error({ err }, 'admin: applying another replica\'s change failed'));
+    } else if (m.type === 'client-response' && typeof m.session === 'string') {
+      // The client answered on another replica a request this one sent (sampling, elicitation, roots).
+      this.sessions.get(m.session)?.resolveClientResponse(m.response as JsonRpcResponse);
     } else if (m.type === 'approvals-changed') {
       this.revet().catch((err: unknown) => this.logger.warn({ err }, 'pinning: vetting again after another replica\'s approval failed'));
     }

@@ -69,6 +69,8 @@ export interface RouterDeps {
   audit?: { wants(method: string): boolean; append(entry: AuditEntry): Promise<unknown> };
   /** Request metrics; absent with `server.metrics: false`, and then nothing is recorded. */
   metrics?: GatewayMetrics;
+  /** A client's response to a request this replica did not send (replicas hand it to the one that did). */
+  unclaimedResponse?(session: DownstreamSession, response: JsonRpcResponse): void;
   /** Logs one debug line per answered call (session, request id, outcome, trace id) when debug is enabled. */
   logger?: Logger;
   /** Spans of the request path; absent when tracing is off (the client's trace context then passes through). */
@@ -275,7 +277,8 @@ export class Router {
 
   /** A response from the client to a request the gateway relayed. */
   handleResponse(session: DownstreamSession, response: JsonRpcResponse): void {
-    session.resolveClientResponse(response);
+    // Not ours: the request may be another replica's (a sampling answer POSTed here). It is handed over.
+    if (!session.resolveClientResponse(response)) this.deps.unclaimedResponse?.(session, response);
   }
 
   // ---- lists -------------------------------------------------------------------------------------

@@ -155,7 +155,8 @@ export class DownstreamSession implements StreamRegistry {
    * which arrives as a JSON-RPC response in a later POST (or on the legacy message endpoint).
    */
   requestClient(method: string, params: JsonObject | undefined, via: Exchange | null, timeoutMs: number, signal?: AbortSignal): Promise<JsonObject> {
-    const id = `gh-${this.nextRequest++}`;
+    // Unique among replicas too: the client's answer may reach another replica, which hands it over (src/gateway.ts).
+    const id = `gh-${PROCESS_TAG}-${this.nextRequest++}`;
     const message = params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params };
     return new Promise<JsonObject>((resolve, reject) => {
       const timer = setTimeout(() => {
