@@ -160,6 +160,7 @@ export class Gateway implements Front {
     this.sessions = new SessionRegistry(config.server.sessionIdleTimeout);
     this.tracing = options.tracing ?? Tracing.create(config.tracing, logger);
     this.metrics.countSessionsOf(() => this.sessions.values());
+    this.metrics.watchSharedStores(() => (this.redis === null ? [] : [['redis', this.redis.healthy]]));
     this.sessions.onEnd = (s) => {
       this.router.releaseSession(s);
       this.tokenUsage.ended(s);

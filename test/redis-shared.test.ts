@@ -166,6 +166,7 @@ describe('a gateway and a Redis that goes away', () => {
     const status = async () => ((await (await fetch(`${gw.base}/readyz`)).json()) as { ready: boolean; redis: { status: string } });
     await until(async () => (await status()).redis.status !== 'ready', '/readyz to notice');
     assert.equal((await status()).ready, true, 'still ready: the gateway serves without Redis');
+    assert.match(await (await fetch(`${gw.base}/metrics`)).text(), /^gatehouse_shared_store_up\{store="redis"\} 0$/m, 'and says so in /metrics');
     assert.match(JSON.stringify((await call(2)).json.result), /m2/, 'calls are served (rate limits per replica meanwhile)');
     await startRedis();
     await until(async () => (await status()).redis.status === 'ready', 'the connection back', 10_000);

@@ -117,6 +117,17 @@ export class GatewayMetrics {
     collect: () => this.#countSessions(),
   });
 
+  /** Shared stores of several replicas (store.redis): 1 while reachable. Read when scraped. */
+  readonly sharedStoreUp = new Gauge({
+    name: 'gatehouse_shared_store_up',
+    help: 'Whether a shared store of the replicas is reachable (1) or not (0, the gateway serves on, degraded), by store',
+    labelNames: ['store'],
+    registers: [this.registry],
+    collect: () => {
+      for (const [store, up] of this.#sharedStores()) this.sharedStoreUp.set({ store }, up ? 1 : 0);
+    },
+  });
+
   // ---- upstream replicas (src/upstream/replica-set.ts) ------------------------------------------
 
   /** Each request sent to an upstream replica, from admission to answer (the queue wait excluded). */
@@ -193,6 +204,7 @@ export class GatewayMetrics {
   readonly #timeChildren = new Map<string, { total: (v: number) => void; overhead: (v: number) => void }>();
   readonly #inFlightChildren = new Map<string, { inc(): void; dec(): void }>();
   #sessionSource: (() => Iterable<{ readonly virtualServer: string }>) | null = null;
+  #sharedStores: () => Iterable<[string, boolean]> = () => [];
   readonly #sessionLabels = new Set<string>();
 
   /** A client request entered the router. */
@@ -219,6 +231,11 @@ export class GatewayMetrics {
     }
     times.total(seconds);
     times.overhead(Math.max(0, seconds - upstreamSeconds));
+  }
+
+  /** What `gatehouse_shared_store_up` reads (the gateway's Redis connection, when it has one). */
+  watchSharedStores(source: () => Iterable<[store: string, up: boolean]>): void {
+    this.#sharedStores = source;
   }
 
   /** Where `gatehouse_sessions` counts from (the gateway's session registry). */
