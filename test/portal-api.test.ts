@@ -155,3 +155,20 @@ describe('portal API and the authorization policy', () => {
     assert.ok(!seen.includes('get-sum') && seen.includes('echo'), seen.join(', '));
   });
 });
+
+describe('the built portal', () => {
+  let gw: RunningGateway;
+  after(() => gw?.close());
+
+  it('is served under a configured portal.path, its page told where; a missing asset is a 404', async () => {
+    gw = await startGateway({ portal: { path: '/console' }, upstreams: {} });
+    // npm test builds the portal first.
+    const page = await fetch(`${gw.base}/console/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<base href="\/console\/">/);
+    assert.equal((await fetch(`${gw.base}/console/servers/anything`)).status, 200, 'the page for the front end\'s own routes');
+    const stale = await fetch(`${gw.base}/console/assets/index-0000000.js`);
+    assert.equal(stale.status, 404);
+    assert.equal((await fetch(`${gw.base}/portal/`)).status, 404, 'not at the default path any more');
+  });
+});

@@ -6,9 +6,10 @@ import { describe, it } from 'node:test';
 import { auditConfigSchema } from './audit-config.ts';
 
 describe('audit config', () => {
-  it('defaults: on, JSONL fsync always, SQLite index, the three upstream-facing methods', () => {
+  it('defaults: on, in JSONL files with fsync always, SQLite index, the three upstream-facing methods', () => {
     assert.deepEqual(auditConfigSchema.parse(undefined), {
       enabled: true,
+      store: 'jsonl',
       jsonl: { fsync: 'always', intervalMs: 1000, rotateBytes: 64 * 1024 * 1024, retainFiles: 0 },
       sqlite: true,
       methods: ['tools/call', 'prompts/get', 'resources/read'],

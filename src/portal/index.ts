@@ -27,7 +27,7 @@ export function routePortal(gateway: Gateway, req: IncomingMessage, res: ServerR
     if (rest === '/api' || rest.startsWith('/api/')) return serveCatalogApi(gateway, req, res, rest.slice(4), url);
     // /portal -> /portal/: the page's relative asset URLs resolve below it.
     if (rest === '') return redirect(res, `${portal.path}/`);
-    return serveStatic(req, res, rest);
+    return serveStatic(req, res, rest, portal.path);
   }
   return null;
 }
