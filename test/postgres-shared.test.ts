@@ -47,7 +47,7 @@ describe('replicas sharing PostgreSQL', () => {
 
   it('migrated once although both replicas started together', async () => {
     const rows = (await db.query(`SELECT component, version FROM "${schema}".schema_version ORDER BY component`)).rows;
-    assert.deepEqual(rows, [{ component: 'admin', version: 1 }, { component: 'audit', version: 1 }]);
+    assert.deepEqual(rows, [{ component: 'admin', version: 1 }, { component: 'audit', version: 1 }, { component: 'pins', version: 1 }]);
   });
 
   it('every acknowledged call on either replica is in the one audit table', async () => {
@@ -81,7 +81,7 @@ describe('replicas sharing PostgreSQL', () => {
     writeFileSync(file, `store:\n  path: ${join(dir, 'cli.db')}\n  postgres: { url: "${PG}", schema: ${schema} }\n`);
     const run = spawnSync(nodeBinary(), [join(REPO_ROOT, 'src/cli/main.ts'), 'migrate', '-c', file, '--json'], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout).versions, { audit: { from: 1, to: 1 }, admin: { from: 1, to: 1 } });
+    assert.deepEqual(JSON.parse(run.stdout).versions, { audit: { from: 1, to: 1 }, pins: { from: 1, to: 1 }, admin: { from: 1, to: 1 } });
   });
 });
 
