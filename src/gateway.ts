@@ -451,6 +451,8 @@ export class Gateway implements Front {
     if (m.origin === this.instance) return;
     if (m.type === 'admin-changed') {
       this.reload(this.fileConfig).catch((err: unknown) => this.logger.error({ err }, 'admin: applying another replica\'s change failed'));
+    } else if (m.type === 'list-changed' && typeof m.upstream === 'string' && (m.kind === 'tools' || m.kind === 'resources' || m.kind === 'prompts')) {
+      this.refreshFromReplica(m.upstream, m.kind);
     } else if (m.type === 'client-response' && typeof m.session === 'string') {
       // The client answered on another replica a request this one sent (sampling, elicitation, roots).
       this.sessions.get(m.session)?.resolveClientResponse(m.response as JsonRpcResponse);
@@ -688,6 +690,18 @@ export class Gateway implements Front {
   private refresh(upstream: string, conn: UpstreamConnection, kind: 'tools' | 'resources' | 'prompts'): void {
     const kinds: ListKind[] = kind === 'resources' ? ['resources', 'resourceTemplates'] : [kind];
     this.catalog.refresh(upstream, conn, kinds).catch((err: Error) => this.logger.warn({ upstream, err: err.message }, 'refreshing the catalog failed'));
+    // The upstream told this replica; the others list it again too (their own connections may not hear it).
+    this.redis?.publish('events', { type: 'list-changed', origin: this.instance, upstream, kind }).catch(() => {});
+  }
+
+  /** Another replica heard an upstream's list_changed: list it again on this one's catalog connection. */
+  private refreshFromReplica(upstream: string, kind: 'tools' | 'resources' | 'prompts'): void {
+    const pool = this.pools.get(upstream);
+    if (pool === undefined) return;
+    const kinds: ListKind[] = kind === 'resources' ? ['resources', 'resourceTemplates'] : [kind];
+    pool.catalog()
+      .then((conn) => this.catalog.refresh(upstream, conn, kinds))
+      .catch((err: Error) => this.logger.warn({ upstream, err: err.message }, 'refreshing the catalog after another replica\'s list_changed failed'));
   }
 
   // ---- config -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { issueApiKey } from '../src/auth/api-keys.ts';
 import { everythingStdio, INIT, post, startGateway } from './helpers/gateway.ts';
 import type { RunningGateway } from './helpers/gateway.ts';
-import { exampleStdioCommand, waitForLine } from './helpers/spawn.ts';
+import { exampleStdioCommand, nodeBinary, REPO_ROOT, waitForLine } from './helpers/spawn.ts';
 import { SseReader } from './integration/harness.ts';
 
 const VERSION = '2025-11-25';
@@ -87,6 +87,32 @@ describe('replicas sharing Redis', () => {
     const res = await fetch(a.url, { method: 'DELETE', headers: { authorization: `Bearer ${fresh}`, 'mcp-session-id': session, 'mcp-protocol-version': VERSION } });
     assert.equal(res.status, 204);
     await until(async () => (await list(b)).status === 404, 'the other replica refusing the ended session', 1_000);
+  });
+});
+
+describe('an upstream\'s list_changed heard by one replica', () => {
+  const prefix = `gatehouse-test-${randomBytes(4).toString('hex')}:`;
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redis-'));
+  const list = join(dir, 'tools.json');
+  writeFileSync(list, JSON.stringify(['first']));
+  const config = () => ({
+    store: { path: join(mkdtempSync(join(tmpdir(), 'gatehouse-redis-')), 'gatehouse.db'), redis: { url: REDIS, keyPrefix: prefix } },
+    upstreams: { shared: { command: nodeBinary(), args: [join(REPO_ROOT, 'test/fixtures/file-listed-server.ts'), list] } },
+  });
+  let a: RunningGateway;
+  let b: RunningGateway;
+  after(() => Promise.all([a?.close(), b?.close()]));
+
+  it('reaches every replica within a second', async () => {
+    [a, b] = await Promise.all([startGateway(config()), startGateway(config())]);
+    const names = (gw: RunningGateway) => [...(gw.gateway.catalog.entries.get('shared')?.tools ?? [])].map((t) => t.name).sort();
+    assert.deepEqual(names(b), ['announce', 'first']);
+    writeFileSync(list, JSON.stringify(['first', 'second']));
+    // Only replica A's copy of the server says list_changed.
+    const session = (await post(a.url, INIT(VERSION))).headers.get('mcp-session-id')!;
+    await post(a.url, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'announce', arguments: {} } }, { 'mcp-session-id': session, 'mcp-protocol-version': VERSION });
+    await until(async () => names(a).includes('second'), 'replica A listing the change', 2_000);
+    await until(async () => names(b).includes('second'), 'replica B listing it too', 1_000);
   });
 });
 
