@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openSession, parseSse, post, startGateway } from './helpers/gateway.ts';
 import type { RunningGateway } from './helpers/gateway.ts';
+import { freePort, until } from './helpers/wait.ts';
 import { nodeBinary, REPO_ROOT, waitForLine } from './helpers/spawn.ts';
 
 const REPLICA_SERVER = join(REPO_ROOT, 'test/fixtures/replica-server.ts');
@@ -66,22 +66,7 @@ class Replica {
   }
 }
 
-/** Poll `check` until it holds (a condition, not a sleep: the loop ends as soon as it is true). */
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('failover across the replicas of an upstream', () => {
   let dir: string;

@@ -8,34 +8,20 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { issueApiKey } from '../src/auth/api-keys.ts';
 import { everythingStdio, INIT, post, startGateway } from './helpers/gateway.ts';
 import type { RunningGateway } from './helpers/gateway.ts';
+import { freePort, until } from './helpers/wait.ts';
 import { exampleStdioCommand, nodeBinary, REPO_ROOT, waitForLine } from './helpers/spawn.ts';
 import { SseReader } from './integration/harness.ts';
 
 const VERSION = '2025-11-25';
 const REDIS = 'redis://127.0.0.1:6379';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
-async function until(check: () => Promise<boolean>, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('replicas sharing Redis', () => {
   // A prefix of this run's own: the machine's Redis may hold other runs' keys.
