@@ -267,7 +267,7 @@ export class Gateway implements Front {
 
   /** Listen, then start every upstream; resolves once each has either started or failed. */
   async start(): Promise<string> {
-    // Before listening: an unreachable Redis is a startup error naming its URL, not a gateway that half works.
+    // Before listening: an unreachable PostgreSQL or Redis is a startup error naming its URL, not a gateway that half works.
     const redisConfig = this.config.store.redis;
     const pgConfig = this.config.store.postgres;
     if (pgConfig !== undefined && (this.config.audit.store === 'postgres' || this.config.admin.store === 'postgres' || this.config.pinning.store === 'postgres')) {
