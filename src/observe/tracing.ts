@@ -10,13 +10,10 @@
  * With tracing off there is no Tracing object at all and the hot path only tests for it; the client's own
  * trace context is then passed upstream untouched, so the gateway is invisible in the client's trace.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace } from '@opentelemetry/api';
+import { createRequire } from 'node:module';
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import type { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
@@ -56,7 +53,28 @@ export interface Propagation {
   headers: string[];
 }
 
-const propagator = new W3CTraceContextPropagator();
+/**
+ * The OpenTelemetry SDK, loaded when the first Tracing is made: about 30 MB that a gateway with tracing off never
+ * pays. (The propagation helpers above need none of it.)
+ */
+interface Otel {
+  api: typeof import('@opentelemetry/api');
+  sdk: typeof import('@opentelemetry/sdk-trace');
+  resources: typeof import('@opentelemetry/resources');
+  exporter: typeof import('@opentelemetry/exporter-trace-otlp-http');
+  propagator: W3CTraceContextPropagator;
+}
+const require = createRequire(import.meta.url);
+let loaded: Otel | null = null;
+function otel(): Otel {
+  return (loaded ??= {
+    api: require('@opentelemetry/api') as Otel['api'],
+    sdk: require('@opentelemetry/sdk-trace') as Otel['sdk'],
+    resources: require('@opentelemetry/resources') as Otel['resources'],
+    exporter: require('@opentelemetry/exporter-trace-otlp-http') as Otel['exporter'],
+    propagator: new (require('@opentelemetry/core') as typeof import('@opentelemetry/core')).W3CTraceContextPropagator(),
+  });
+}
 
 /** The propagation of a context as the client sent it, for an untraced gateway (null when it sent none). */
 export function passThrough(carrier: TraceCarrier | undefined, meta: JsonObject | undefined): Propagation | null {
@@ -91,26 +109,28 @@ export class Tracing {
   /** A Tracing for `config`, or null when tracing is off. */
   static create(config: TracingConfig | undefined, logger?: Logger): Tracing | null {
     if (config?.endpoint === undefined) return null;
-    const exporter = new OTLPTraceExporter({ url: config.endpoint, headers: config.headers, timeoutMillis: config.exportTimeout });
+    const exporter = new (otel().exporter.OTLPTraceExporter)({ url: config.endpoint, headers: config.headers, timeoutMillis: config.exportTimeout });
     logger?.info({ endpoint: config.endpoint, sampleRatio: config.sampleRatio }, 'tracing: exporting spans over OTLP/HTTP');
     return new Tracing(config, exporter, false);
   }
 
   /** `immediate` exports each span as it ends (tests with an in-memory exporter); otherwise spans are batched. */
   constructor(config: Pick<TracingConfig, 'serviceName' | 'sampleRatio'>, exporter: SpanExporter, immediate = false) {
-    this.provider = new TracerProvider({
-      resource: resourceFromAttributes({ 'service.name': config.serviceName }),
-      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
-      spanProcessors: [immediate ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter })],
+    const { sdk, resources } = otel();
+    this.provider = new sdk.TracerProvider({
+      resource: resources.resourceFromAttributes({ 'service.name': config.serviceName }),
+      sampler: new sdk.ParentBasedSampler({ root: new sdk.TraceIdRatioBasedSampler(config.sampleRatio) }),
+      spanProcessors: [immediate ? new sdk.SimpleSpanProcessor({ exporter }) : new sdk.BatchSpanProcessor({ exporter })],
     });
     this.tracer = this.provider.getTracer('gatehouse');
   }
 
   /** The SERVER span of one client request, under the client's context (`_meta` first, then the HTTP headers). */
   startRequest(info: RequestSpanInfo, carrier: TraceCarrier | undefined, meta: JsonObject | undefined): Span {
-    let parent = ROOT_CONTEXT;
-    if (typeof meta?.traceparent === 'string') parent = propagator.extract(ROOT_CONTEXT, meta, defaultTextMapGetter);
-    else if (carrier !== undefined) parent = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+    const { api, propagator } = otel();
+    let parent = api.ROOT_CONTEXT;
+    if (typeof meta?.traceparent === 'string') parent = propagator.extract(api.ROOT_CONTEXT, meta, api.defaultTextMapGetter);
+    else if (carrier !== undefined) parent = propagator.extract(api.ROOT_CONTEXT, carrier, api.defaultTextMapGetter);
     const attributes: Attributes = {
       'mcp.method.name': info.method,
       'mcp.session.id': info.sessionId,
@@ -120,21 +140,22 @@ export class Tracing {
     };
     addTarget(attributes, info.method, info.target);
     const name = info.target === undefined ? info.method : `${info.method} ${info.target}`;
-    return this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+    return this.tracer.startSpan(name, { kind: api.SpanKind.SERVER, attributes }, parent);
   }
 
   /** An INTERNAL span under `parent` (a guard stage, the audit write, a meta-tool's inner call). */
   startChild(parent: Span, name: string, attributes?: Attributes): Span {
-    return this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, contextOf(parent));
+    return this.tracer.startSpan(name, { kind: otel().api.SpanKind.INTERNAL, attributes }, contextOf(parent));
   }
 
   /** The CLIENT span of one attempt at an upstream, and the context to send with it. */
   startUpstream(parent: Span, method: string, upstream: string, target: string | undefined, attempt: number): { span: Span; propagation: Propagation } {
     const attributes: Attributes = { 'mcp.method.name': method, 'gatehouse.upstream': upstream, 'gatehouse.attempt': attempt };
     addTarget(attributes, method, target);
-    const span = this.tracer.startSpan(target === undefined ? method : `${method} ${target}`, { kind: SpanKind.CLIENT, attributes }, contextOf(parent));
+    const { api, propagator } = otel();
+    const span = this.tracer.startSpan(target === undefined ? method : `${method} ${target}`, { kind: api.SpanKind.CLIENT, attributes }, contextOf(parent));
     const carrier: TraceCarrier = {};
-    propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+    propagator.inject(api.trace.setSpan(api.ROOT_CONTEXT, span), carrier, api.defaultTextMapSetter);
     const meta: Propagation['meta'] = { traceparent: carrier.traceparent! };
     const headers = ['traceparent', carrier.traceparent!];
     if (carrier.tracestate !== undefined) {
@@ -149,7 +170,7 @@ export class Tracing {
     if (err !== undefined && err !== null) {
       const type = GatehouseError.is(err) ? err.code : err instanceof UpstreamRpcError ? String(err.rpcCode) : err instanceof Error ? err.name : 'error';
       span.setAttribute('error.type', type);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      span.setStatus({ code: otel().api.SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
     }
     span.end();
   }
@@ -166,7 +187,8 @@ export class Tracing {
 }
 
 function contextOf(span: Span): Context {
-  return trace.setSpan(ROOT_CONTEXT, span);
+  const { api } = otel();
+  return api.trace.setSpan(api.ROOT_CONTEXT, span);
 }
 
 /** The semantic-convention attribute of what a request addresses. */

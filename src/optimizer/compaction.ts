@@ -4,7 +4,7 @@
  * schema validates exactly what it validated before. A stage rewrites tools/list (and, placed before search mode's
  * list stage, what search_tools returns); each definition is compacted once and remembered.
  */
-import { decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { o200k } from './token-count.ts';
 import type { JsonObject } from '../core/jsonrpc.ts';
 import type { Stage } from '../core/stage.ts';
 import type { CompactionConfig } from './config.ts';
@@ -64,6 +64,7 @@ function collapseWhitespace(text: string): string {
 
 /** Whole sentences while they fit; a first sentence longer than the budget is cut. Ends with "…" when shortened. */
 export function truncateToTokens(text: string, maxTokens: number): string {
+  const { encode, decode } = o200k();
   const tokens = encode(text);
   if (tokens.length <= maxTokens) return text;
   const budget = Math.max(1, maxTokens - 1); // room for the ellipsis

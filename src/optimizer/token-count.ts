@@ -3,8 +3,17 @@
  * size is the sum over its definitions, each counted once and remembered, so a list served again costs lookups only.
  * Definitions not seen before are counted off the request path, a few milliseconds at a time.
  */
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
 import type { JsonObject } from '../core/jsonrpc.ts';
+
+type O200k = typeof import('gpt-tokenizer/encoding/o200k_base');
+const require = createRequire(import.meta.url);
+let encoding: O200k | null = null;
+
+/** The o200k encoding, loaded on first use: its tables take about 70 MB that a gateway pays only once it counts. */
+export function o200k(): O200k {
+  return (encoding ??= require('gpt-tokenizer/encoding/o200k_base') as O200k);
+}
 
 /**
  * Tokens of the `{"tools":[` … `]}` around the definitions. The commas between them merge into their neighbours'
@@ -28,7 +37,7 @@ export class ToolTokenCounter {
     const text = JSON.stringify(tool);
     let tokens = this.#byText.get(text);
     if (tokens === undefined) {
-      tokens = countTokens(text);
+      tokens = o200k().countTokens(text);
       if (this.#byText.size >= MAX_REMEMBERED) this.#byText.delete(this.#byText.keys().next().value!);
       this.#byText.set(text, tokens);
     }

@@ -3,7 +3,7 @@
  * admin API's changes. Versioned migrations per component, run at start and by `gatehouse migrate`, serialized
  * across replicas by an advisory lock so several starting together migrate once.
  */
-import pg from 'pg';
+import type pg from 'pg';
 
 export interface PostgresConfig {
   url: string;
@@ -79,16 +79,18 @@ export class PostgresStore {
   readonly schema: string;
   private readonly url: string;
 
-  private constructor(config: PostgresConfig) {
+  private constructor(Pool: typeof pg.Pool, config: PostgresConfig) {
     this.url = redacted(config.url);
     this.schema = quoteIdent(config.schema);
-    this.pool = new pg.Pool({ connectionString: config.url, connectionTimeoutMillis: config.connectTimeout, max: 10 });
+    this.pool = new Pool({ connectionString: config.url, connectionTimeoutMillis: config.connectTimeout, max: 10 });
     this.pool.on('error', () => {}); // an idle client's error: the next query reports it
   }
 
   /** Connect and migrate; rejects with an error naming the URL (password masked) when PostgreSQL cannot be reached. */
   static async open(config: PostgresConfig): Promise<PostgresStore> {
-    const store = new PostgresStore(config);
+    // Loaded here, not at start-up: a gateway without store.postgres never pays for the driver.
+    const { default: driver } = await import('pg');
+    const store = new PostgresStore(driver.Pool, config);
     try {
       await store.migrate();
     } catch (err) {

@@ -4,7 +4,7 @@
  * the URL named when Redis cannot be reached; once running, a lost connection is retried with capped backoff while
  * the gateway keeps serving (what needs Redis degrades, and /readyz says so).
  */
-import { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
 export interface RedisConfig {
@@ -24,7 +24,7 @@ export class RedisStore {
   /** Channels whose messages go to their handlers unparsed (stream events). */
   private readonly raw = new Map<string, Set<(text: string) => void>>();
 
-  private constructor(config: RedisConfig, logger?: Logger) {
+  private constructor(RedisClient: new (url: string, options: RedisOptions) => Redis, config: RedisConfig, logger?: Logger) {
     this.url = redacted(config.url);
     this.prefix = config.keyPrefix;
     const options = {
@@ -36,8 +36,8 @@ export class RedisStore {
       enableOfflineQueue: false,
       retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5_000),
     };
-    this.client = new Redis(config.url, options);
-    this.subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true });
+    this.client = new RedisClient(config.url, options);
+    this.subscriber = new RedisClient(config.url, { ...options, enableOfflineQueue: true });
     let down = false;
     this.client.on('error', (err: Error) => {
       if (!down) logger?.warn({ redis: this.url, err: err.message }, 'redis: connection lost; retrying with backoff, shared state degraded');
@@ -66,7 +66,9 @@ export class RedisStore {
 
   /** Connect both connections; rejects with an error naming the URL when Redis cannot be reached. */
   static async connect(config: RedisConfig, logger?: Logger): Promise<RedisStore> {
-    const store = new RedisStore(config, logger);
+    // Loaded here, not at start-up: a gateway without store.redis never pays for the client.
+    const { Redis: RedisClient } = await import('ioredis');
+    const store = new RedisStore(RedisClient, config, logger);
     try {
       await Promise.all([store.client.connect(), store.subscriber.connect()]);
       await store.client.ping();
