@@ -1,7 +1,8 @@
 // The targets of the e2e throughput benchmark, all fronting (or being) the same server-everything: how each one is
 // started, where it serves MCP, and how we know it is ready. Every server is a node process spawned directly (no
 // npx or sh wrapper), so the pid we watch is the proxy itself.
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,13 +17,21 @@ export interface BenchPaths {
   node: string;
   /** shared/peers/bind-localhost.mjs: keeps servers without a host option on 127.0.0.1. */
   loader: string;
+  /** A temp dir of this run (session key file, configs), removed at the end. */
+  tmp: string;
+}
+
+/** A started target: its processes (the ones whose CPU and memory are charged to it) and its MCP endpoints. */
+export interface Started {
+  kept: Kept[];
+  urls: string[];
 }
 
 export interface Target {
   name: string;
   describe: string;
-  /** Starts the target on `port` and resolves with its MCP endpoint once it answers; throws if it cannot. */
-  start(keeper: ProcessKeeper, port: number, paths: BenchPaths): Promise<{ kept: Kept; url: string }>;
+  /** Starts the target and resolves with its MCP endpoints once they answer; throws if it cannot. */
+  start(keeper: ProcessKeeper, paths: BenchPaths): Promise<Started>;
 }
 
 const READY_TIMEOUT_MS = 30_000;
@@ -40,7 +49,7 @@ export function binFile(packageDir: string, bin: string): string {
 }
 
 /** The upstream every target fronts: server-everything over stdio, as an argv. */
-function everythingStdio(paths: BenchPaths): string[] {
+export function everythingStdio(paths: BenchPaths): string[] {
   const packageDir = join(paths.root, 'node_modules', '@modelcontextprotocol', 'server-everything');
   return [paths.node, binFile(packageDir, 'mcp-server-everything'), 'stdio'];
 }
@@ -69,7 +78,7 @@ function summarize(stderr: string): string {
   return telling ? `: ${telling.slice(0, 300)}` : '';
 }
 
-function exitError(kept: Kept, what: string): Promise<never> {
+export function exitError(kept: Kept, what: string): Promise<never> {
   return kept.exited.then((code) => {
     throw new Error(`${what} exited (${code}) before it was ready${summarize(kept.stderrTail())}`);
   });
@@ -84,7 +93,7 @@ function timeout(ms: number, what: string): { promise: Promise<never>; cancel: (
 }
 
 /** Polls `url` until any HTTP answer comes back (a 400 or 405 to a bare GET means the server is up). */
-async function pollHttp(kept: Kept, url: string, what: string): Promise<string> {
+export async function pollHttp(kept: Kept, url: string, what: string): Promise<string> {
   let exited = false;
   void kept.exited.then(() => (exited = true));
   const deadline = timeout(READY_TIMEOUT_MS, what);
@@ -108,7 +117,7 @@ async function pollHttp(kept: Kept, url: string, what: string): Promise<string> 
 }
 
 /** Waits for a stdout line matching `pattern` and resolves with its first group; keeps draining stdout after. */
-async function waitForLine(kept: Kept, pattern: RegExp, what: string): Promise<string> {
+export async function waitForLine(kept: Kept, pattern: RegExp, what: string): Promise<string> {
   const stdout = kept.child.stdout;
   if (!stdout) throw new Error(`${what}: stdout is not piped`);
   const lines = createInterface({ input: stdout, crlfDelay: Infinity });
@@ -129,11 +138,35 @@ async function waitForLine(kept: Kept, pattern: RegExp, what: string): Promise<s
   }
 }
 
+/** The gateway's CLI, run as the installed `gatehouse` command runs it. */
+export function gatehouseMain(paths: BenchPaths): string {
+  const main = join(paths.root, 'src', 'cli', 'main.ts');
+  if (!existsSync(main)) throw new Error('src/cli/main.ts does not exist yet');
+  return main;
+}
+
+/** `gatehouse start` on `port` with server-everything over stdio as its one upstream, plus `extra` arguments. */
+async function startGatehouse(keeper: ProcessKeeper, paths: BenchPaths, port: number, extra: readonly string[], what: string) {
+  const upstream = `everything=${shellJoin(everythingStdio(paths))}`;
+  const args = [gatehouseMain(paths), 'start', '--host', '127.0.0.1', '--port', String(port), '--upstream', upstream, ...extra];
+  const kept = keeper.start(paths.node, args, { cwd: paths.root, stdout: 'pipe' });
+  const url = await waitForLine(kept, /gatehouse listening on (http:\/\/\S+)/, what);
+  return { kept, url };
+}
+
+/** The file with the 32-byte session key both replicas are given (base64, as `openssl rand -base64 32` writes it). */
+function sessionKeyFile(paths: BenchPaths): string {
+  const file = join(paths.tmp, 'session.key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+  return file;
+}
+
 export const targets: readonly Target[] = [
   {
     name: 'direct',
     describe: 'server-everything streamableHttp, no proxy',
-    async start(keeper, port, paths) {
+    async start(keeper, paths) {
+      const port = await freePort();
       const packageDir = join(paths.root, 'node_modules', '@modelcontextprotocol', 'server-everything');
       const bin = binFile(packageDir, 'mcp-server-everything');
       // It logs every request to stdout: send that to /dev/null.
@@ -141,26 +174,32 @@ export const targets: readonly Target[] = [
         env: { ...process.env, PORT: String(port) },
         stdout: 'ignore',
       });
-      return { kept, url: await pollHttp(kept, `http://127.0.0.1:${port}/mcp`, 'server-everything') };
+      return { kept: [kept], urls: [await pollHttp(kept, `http://127.0.0.1:${port}/mcp`, 'server-everything')] };
     },
   },
   {
     name: 'gatehouse',
     describe: 'gatehouse -> server-everything stdio',
-    async start(keeper, port, paths) {
-      const main = join(paths.root, 'src', 'cli', 'main.ts');
-      if (!existsSync(main)) throw new Error('src/cli/main.ts does not exist yet');
-      const upstream = `everything=${shellJoin(everythingStdio(paths))}`;
-      const args = [main, 'start', '--host', '127.0.0.1', '--port', String(port), '--upstream', upstream];
-      const kept = keeper.start(paths.node, args, { cwd: paths.root, stdout: 'pipe' });
-      const url = await waitForLine(kept, /gatehouse listening on (http:\/\/\S+)/, 'gatehouse');
-      return { kept, url };
+    async start(keeper, paths) {
+      const one = await startGatehouse(keeper, paths, await freePort(), [], 'gatehouse');
+      return { kept: [one.kept], urls: [one.url] };
+    },
+  },
+  {
+    name: 'gatehouse-2',
+    describe: 'two gatehouse replicas, one session key, each with its own server-everything stdio; requests round robin',
+    async start(keeper, paths) {
+      const key = ['--session-key-file', sessionKeyFile(paths)];
+      const ports = [await freePort(), await freePort()];
+      const replicas = await Promise.all(ports.map((port, i) => startGatehouse(keeper, paths, port, key, `gatehouse replica ${i + 1}`)));
+      return { kept: replicas.map((r) => r.kept), urls: replicas.map((r) => r.url) };
     },
   },
   {
     name: 'supergateway',
     describe: 'supergateway --stateful -> server-everything stdio (a child per session)',
-    async start(keeper, port, paths) {
+    async start(keeper, paths) {
+      const port = await freePort();
       const bin = binFile(join(paths.bench, 'node_modules', 'supergateway'), 'supergateway');
       const args = [
         '--import', paths.loader, bin,
@@ -168,17 +207,18 @@ export const targets: readonly Target[] = [
         '--outputTransport', 'streamableHttp', '--stateful', '--port', String(port), '--logLevel', 'none',
       ];
       const kept = keeper.start(paths.node, args, { stdout: 'ignore' });
-      return { kept, url: await pollHttp(kept, `http://127.0.0.1:${port}/mcp`, 'supergateway') };
+      return { kept: [kept], urls: [await pollHttp(kept, `http://127.0.0.1:${port}/mcp`, 'supergateway')] };
     },
   },
   {
     name: 'mcp-proxy',
     describe: 'mcp-proxy --server stream -> server-everything stdio (one shared child)',
-    async start(keeper, port, paths) {
+    async start(keeper, paths) {
+      const port = await freePort();
       const bin = binFile(join(paths.bench, 'node_modules', 'mcp-proxy'), 'mcp-proxy');
       const args = [bin, '--host', '127.0.0.1', '--port', String(port), '--server', 'stream', '--', ...everythingStdio(paths)];
       const kept = keeper.start(paths.node, args, { stdout: 'ignore' });
-      return { kept, url: await pollHttp(kept, `http://127.0.0.1:${port}/mcp`, 'mcp-proxy') };
+      return { kept: [kept], urls: [await pollHttp(kept, `http://127.0.0.1:${port}/mcp`, 'mcp-proxy')] };
     },
   },
 ];
