@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runMigrate } from './migrate.ts';
 import pino from 'pino';
 import { configSchema } from '../config/schema.ts';
 import { authConfigSchema } from '../auth/config.ts';
@@ -15,12 +14,6 @@ import { Gateway } from '../gateway.ts';
 import { VERSION } from '../version.ts';
 import { parseUpstreamFlags } from './adhoc.ts';
 import { startDemo } from './demo.ts';
-import { runKeys } from './keys.ts';
-import { runApprovals } from './approvals.ts';
-import { runScan } from './scan.ts';
-import { runAudit } from './audit.ts';
-import { runVault } from './vault.ts';
-import { policyCommand } from './policy.ts';
 
 const HELP = `gatehouse ${VERSION} — an MCP gateway
 
@@ -72,13 +65,14 @@ Options:
 
 async function main(argv: string[]): Promise<number> {
   // `keys` has options of its own (--owner, --scope, …): it parses its arguments itself.
-  if (argv[0] === 'keys') return runKeys(argv.slice(1));
-  if (argv[0] === 'vault') return runVault(argv.slice(1));
-  if (argv[0] === 'policy') return policyCommand(argv.slice(1), process.stdout, process.stderr);
-  if (argv[0] === 'approvals') return runApprovals(argv.slice(1));
-  if (argv[0] === 'scan') return runScan(argv.slice(1));
-  if (argv[0] === 'audit') return runAudit(argv.slice(1));
-  if (argv[0] === 'migrate') return runMigrate(argv.slice(1));
+  // Each command's module is loaded when it runs: `start` does not pay for the scanner's MCP client and the rest.
+  if (argv[0] === 'keys') return (await import('./keys.ts')).runKeys(argv.slice(1));
+  if (argv[0] === 'vault') return (await import('./vault.ts')).runVault(argv.slice(1));
+  if (argv[0] === 'policy') return (await import('./policy.ts')).policyCommand(argv.slice(1), process.stdout, process.stderr);
+  if (argv[0] === 'approvals') return (await import('./approvals.ts')).runApprovals(argv.slice(1));
+  if (argv[0] === 'scan') return (await import('./scan.ts')).runScan(argv.slice(1));
+  if (argv[0] === 'audit') return (await import('./audit.ts')).runAudit(argv.slice(1));
+  if (argv[0] === 'migrate') return (await import('./migrate.ts')).runMigrate(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
