@@ -217,13 +217,15 @@ function withOverrides(config: GatehouseConfig, values: Overrides, check: boolea
   const pinning = check ? { ...config.pinning, store: 'memory' as const } : config.pinning;
   // `check` serves no calls: nothing to audit, and no audit files to create.
   const audit = check ? { ...config.audit, enabled: false } : config.audit;
+  // `check` changes nothing, so it reads no admin store either (and creates no store file): the file is what it checks.
+  const admin = check && config.admin.store === 'sqlite' ? { ...config.admin, store: 'memory' as const } : config.admin;
   const sessions = values['session-key-file'] === undefined ? config.sessions : { ...config.sessions, keys: [sessionKeyFromFile(values['session-key-file'])] };
   let store = config.store;
   if (values.store !== undefined) {
     if (!/^rediss?:\/\//.test(values.store) || !URL.canParse(values.store)) throw new Error(`--store must be a Redis URL such as redis://127.0.0.1:6379, got "${values.store}"`);
     store = { ...config.store, redis: { url: values.store, keyPrefix: config.store.redis?.keyPrefix ?? 'gatehouse:', connectTimeout: config.store.redis?.connectTimeout ?? 5_000 } };
   }
-  return { ...config, server, auth, toolSearch, pinning, audit, sessions, store };
+  return { ...config, server, auth, toolSearch, pinning, audit, admin, sessions, store };
 }
 
 /** `--session-key-file F`: 32 bytes in base64 (or raw) in F; processes given the same file serve each other's sessions. */
