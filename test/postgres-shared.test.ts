@@ -20,6 +20,16 @@ import { nodeBinary, REPO_ROOT } from './helpers/spawn.ts';
 const PG = 'postgres://postgres@127.0.0.1:5432/test';
 const VERSION = '2025-11-25';
 
+/** Each run's tables live in a schema of its own, dropped at the end. */
+async function dropSchema(schema: string): Promise<void> {
+  const db = new pg.Pool({ connectionString: PG });
+  try {
+    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await db.end();
+  }
+}
+
 describe('replicas sharing PostgreSQL', () => {
   const schema = `gh_test_${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
@@ -119,9 +129,7 @@ describe('replicas sharing PostgreSQL and Redis', () => {
   let b: RunningGateway;
   after(async () => {
     await Promise.all([a?.close(), b?.close()]);
-    const db = new pg.Pool({ connectionString: PG });
-    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await db.end();
+    await dropSchema(schema);
   });
 
   it('an admin change on one replica is live on the other within a second', async () => {
@@ -152,9 +160,7 @@ describe('an approval on one replica', () => {
   let b: RunningGateway;
   after(async () => {
     await Promise.all([a?.close(), b?.close()]);
-    const db = new pg.Pool({ connectionString: PG });
-    await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await db.end();
+    await dropSchema(schema);
   });
 
   it('takes effect on every replica: the quarantined tool comes back on the other one too', async () => {

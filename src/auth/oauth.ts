@@ -213,8 +213,19 @@ function mapJoseError(err: unknown, issuer: string): GatehouseError {
   return new GatehouseError('GH_ERR_AUTH_UNAVAILABLE', [issuer]);
 }
 
-/** RFC 8414 §3.1 (path inserted after the well-known prefix), then OpenID Connect Discovery (path appended). */
+/** The issuer's jwks_uri, from its metadata (see discoverMetadata). */
 export async function discoverJwksUri(issuer: string): Promise<string> {
+  const meta = await discoverMetadata(issuer, (m) => typeof m.jwks_uri === 'string');
+  if (meta === null) throw new GatehouseError('GH_ERR_AUTH_UNAVAILABLE', [issuer]);
+  return meta.jwks_uri as string;
+}
+
+/**
+ * An authorization server's metadata: RFC 8414 §3.1 (path inserted after the well-known prefix), then OpenID Connect
+ * Discovery (path appended). Only metadata naming this issuer (RFC 8414 §3.3) and passing `usable` is taken; null when
+ * no location has any.
+ */
+export async function discoverMetadata(issuer: string, usable: (meta: Record<string, unknown>) => boolean): Promise<Record<string, unknown> | null> {
   const u = new URL(issuer);
   const path = u.pathname.replace(/\/$/, '');
   const candidates = new Set([
@@ -228,11 +239,11 @@ export async function discoverJwksUri(issuer: string): Promise<string> {
       if (!res.ok) continue;
       const meta = (await res.json()) as Record<string, unknown>;
       // RFC 8414 §3.3: metadata naming another issuer must not be used.
-      if (meta.issuer !== issuer || typeof meta.jwks_uri !== 'string') continue;
-      return meta.jwks_uri;
+      if (meta.issuer !== issuer || !usable(meta)) continue;
+      return meta;
     } catch {
       // try the next location
     }
   }
-  throw new GatehouseError('GH_ERR_AUTH_UNAVAILABLE', [issuer]);
+  return null;
 }

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createTwoFilesPatch } from 'diff';
-import { canonicalJson } from '../guard/pinning.ts';
+import { prettyDefinition } from '../guard/pinning.ts';
 import type { Pending, Pin, PinStore } from '../store/pins.ts';
 import { openSqlitePinStore } from '../store/sqlite/pins.ts';
 import { storePath } from './keys.ts';
@@ -111,15 +111,11 @@ async function show(store: PinStore, p: Pending, json: boolean, out: NodeJS.Writ
   for (const f of p.findings as { rule?: string; severity?: string; explanation?: string }[]) {
     out.write(`  finding ${f.rule ?? '?'} (${f.severity ?? '?'}): ${f.explanation ?? ''}\n`);
   }
-  const before = approved ? pretty(approved.definition) : '';
-  const after = pretty(p.definition);
+  const before = approved ? prettyDefinition(approved.definition) : '';
+  const after = prettyDefinition(p.definition);
   const label = approved ? `approved ${approved.hash.slice(0, 12)} (${approved.approvedBy}, ${iso(approved.approvedAt)})` : 'nothing approved yet';
   out.write(createTwoFilesPatch(label, `pending ${p.hash.slice(0, 12)}`, before, after, undefined, undefined, { context: 3 }).split('\n').slice(2).join('\n'));
   out.write(`\nApprove with: gatehouse approvals approve ${p.id}   Reject with: gatehouse approvals reject ${p.id}\n`);
   return 0;
 }
 
-/** Canonical (sorted keys), indented, long strings kept on one line: a diff then shows what changed, nothing else. */
-function pretty(definition: unknown): string {
-  return `${JSON.stringify(JSON.parse(canonicalJson(definition)), null, 2)}\n`;
-}

@@ -57,6 +57,11 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
+/** Canonical (sorted keys) and indented: a diff of two definitions shows what changed and nothing else. */
+export function prettyDefinition(definition: unknown): string {
+  return `${JSON.stringify(JSON.parse(canonicalJson(definition)), null, 2)}\n`;
+}
+
 /**
  * The hash a definition is pinned by. `_meta` is left out: servers put volatile data there (timestamps, request
  * ids) that a model never reads, and pinning it would quarantine a definition on every listing.

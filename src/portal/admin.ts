@@ -10,10 +10,11 @@ import { createTwoFilesPatch } from 'diff';
 import { z } from 'zod';
 import { issueApiKey } from '../auth/api-keys.ts';
 import type { Principal } from '../auth/principal.ts';
+import { parseWhen } from '../cli/audit.ts';
 import { parseExpiry } from '../cli/keys.ts';
 import { GatehouseError } from '../core/errors.ts';
 import type { Gateway } from '../gateway.ts';
-import { canonicalJson } from '../guard/pinning.ts';
+import { prettyDefinition } from '../guard/pinning.ts';
 import type { AdminChange, AdminKind } from '../store/admin-changes.ts';
 import type { ApiKeyRecord } from '../store/api-keys.ts';
 import type { AuditOutcome, AuditQuery } from '../store/audit.ts';
@@ -242,18 +243,14 @@ async function listApprovals(c: Call): Promise<void> {
   sendJson(c.res, 200, { approvals: items.map(pendingView) });
 }
 
-/** Canonical (sorted keys) and indented: a diff of two shows what changed and nothing else. */
-function pretty(definition: unknown): string {
-  return `${JSON.stringify(JSON.parse(canonicalJson(definition)), null, 2)}\n`;
-}
 
 async function getApproval(c: Call): Promise<void> {
   const store = pins(c.gw);
   const p = await store.getPending(c.params[0]);
   if (p === null) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', [`No approval with id "${c.params[0]}"; GET /admin/approvals?all=true lists them`]);
   const approved = (await store.pinsOf(p.upstream)).find((pin) => pin.kind === p.kind && pin.key === p.key) ?? null;
-  const before = approved === null ? '' : pretty(approved.definition);
-  const after = pretty(p.definition);
+  const before = approved === null ? '' : prettyDefinition(approved.definition);
+  const after = prettyDefinition(p.definition);
   const diff = createTwoFilesPatch(approved === null ? 'nothing approved' : `approved ${approved.hash.slice(0, 12)}`, `pending ${p.hash.slice(0, 12)}`, before, after, undefined, undefined, { context: 3 });
   sendJson(c.res, 200, {
     ...pendingView(p),
@@ -339,15 +336,13 @@ async function revokeKey(c: Call): Promise<void> {
 // ---- audit -------------------------------------------------------------------------------------
 
 const OUTCOMES: readonly AuditOutcome[] = ['ok', 'error', 'denied'];
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** `1h` (that long ago) or an ISO date/time. */
+/** `1h` (that long ago) or an ISO date/time, as `gatehouse audit --since` takes them. */
 function when(param: string, text: string, now: number): number {
-  const m = /^(\d+)([smhdw])$/.exec(text.trim());
-  if (m) return now - Number(m[1]) * UNITS[m[2]];
-  const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
-  if (Number.isNaN(at)) throw new ApiInputError(`${param}: expected a duration like 1h or 7d, or a date like 2026-12-01T10:00Z, got "${text}"`, [{ path: param, message: 'a duration like 1h or 7d, or an ISO date' }]);
-  return at;
+  try {
+    return parseWhen(param, text, now);
+  } catch {
+    throw new ApiInputError(`${param}: expected a duration like 1h or 7d, or a date like 2026-12-01T10:00Z, got "${text}"`, [{ path: param, message: 'a duration like 1h or 7d, or an ISO date' }]);
+  }
 }
 
 async function queryAudit(c: Call): Promise<void> {

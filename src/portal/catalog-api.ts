@@ -4,6 +4,7 @@
  * drawn from the audit log. With auth on, every route but `session` needs a valid principal, as the MCP endpoint does.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { discoverMetadata } from '../auth/oauth.ts';
 import type { Principal } from '../auth/principal.ts';
 import { GatehouseError } from '../core/errors.ts';
 import type { JsonObject } from '../core/jsonrpc.ts';
@@ -67,18 +68,8 @@ async function login(gw: Gateway) {
 }
 
 async function discover(issuer: string): Promise<{ authorizationEndpoint: string; tokenEndpoint: string } | null> {
-  const base = issuer.replace(/\/+$/, '');
-  for (const well of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
-    try {
-      const res = await fetch(`${base}${well}`, { signal: AbortSignal.timeout(5000) });
-      if (!res.ok) continue;
-      const meta = (await res.json()) as { authorization_endpoint?: string; token_endpoint?: string };
-      if (meta.authorization_endpoint && meta.token_endpoint) return { authorizationEndpoint: meta.authorization_endpoint, tokenEndpoint: meta.token_endpoint };
-    } catch {
-      // the next well-known location, or none
-    }
-  }
-  return null;
+  const meta = await discoverMetadata(issuer, (m) => typeof m.authorization_endpoint === 'string' && typeof m.token_endpoint === 'string');
+  return meta === null ? null : { authorizationEndpoint: meta.authorization_endpoint as string, tokenEndpoint: meta.token_endpoint as string };
 }
 
 // ---- servers -----------------------------------------------------------------------------------

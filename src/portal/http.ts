@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../core/errors.ts';
+import { readBody } from '../server/guards.ts';
 
 /** One field a request body got wrong: where (dotted path within the body) and what was expected. */
 export interface FieldError {
@@ -48,16 +49,10 @@ export function sendApiError(res: ServerResponse, err: unknown, onError: (err: u
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) throw new GatehouseError('GH_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new GatehouseError('GH_ERR_HTTP_BODY_TOO_LARGE', [String(limit)]);
-    chunks.push(chunk);
-  }
+  const text = await readBody(req, limit);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw new ApiInputError(`the body is not valid JSON: ${(err as Error).message}`);
   }

@@ -4,6 +4,7 @@
  * across replicas by an advisory lock so several starting together migrate once.
  */
 import type pg from 'pg';
+import { withoutPassword } from '../../core/urls.ts';
 
 export interface PostgresConfig {
   url: string;
@@ -80,7 +81,7 @@ export class PostgresStore {
   private readonly url: string;
 
   private constructor(Pool: typeof pg.Pool, config: PostgresConfig) {
-    this.url = redacted(config.url);
+    this.url = withoutPassword(config.url);
     this.schema = quoteIdent(config.schema);
     this.pool = new Pool({ connectionString: config.url, connectionTimeoutMillis: config.connectTimeout, max: 10 });
     this.pool.on('error', () => {}); // an idle client's error: the next query reports it
@@ -144,12 +145,3 @@ function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-function redacted(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparsable URL)';
-  }
-}

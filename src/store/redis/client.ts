@@ -6,6 +6,7 @@
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { withoutPassword } from '../../core/urls.ts';
 
 export interface RedisConfig {
   url: string;
@@ -25,7 +26,7 @@ export class RedisStore {
   private readonly raw = new Map<string, Set<(text: string) => void>>();
 
   private constructor(RedisClient: new (url: string, options: RedisOptions) => Redis, config: RedisConfig, logger?: Logger) {
-    this.url = redacted(config.url);
+    this.url = withoutPassword(config.url);
     this.prefix = config.keyPrefix;
     const options = {
       connectTimeout: config.connectTimeout,
@@ -135,13 +136,3 @@ export class RedisStore {
   }
 }
 
-/** The URL without its password, for messages and /readyz. */
-function redacted(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return 'redis://(unparsable URL)';
-  }
-}
