@@ -232,7 +232,9 @@ describe('auth: client-credentials against a real OpenID provider', () => {
       revoked.add(first.slice(7));
       const withFirst = () => authorizations(recorder, 'POST').filter((a) => a === first).length;
       const sentBefore = withFirst();
-      const second = JSON.parse((await s.call('rec__headers')).text!).authorization as string;
+      const secondCall = await s.call('rec__headers');
+      assert.ok(secondCall.text, JSON.stringify(secondCall));
+      const second = JSON.parse(secondCall.text).authorization as string;
       assert.equal(withFirst(), sentBefore + 1, 'the revoked token was tried once and refused');
       assert.notEqual(second, first, 'a revoked token was replaced after the 401');
       // SHORT_CLIENT tokens live 1 s: a call after that carries a newer token, with no failed request in between.
