@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
 # Gatehouse container image. Two stages on the official Node 24 image:
-#   build    installs every dependency, builds the web portal (web/dist), then prunes the dev dependencies;
-#   runtime  only what runs: src/ (Node runs the TypeScript directly), examples/ (the default config's upstream),
+#   build    installs every dependency, builds the web portal (web/dist) and compiles src/ to dist/, then prunes
+#            the dev dependencies;
+#   runtime  only what runs: bin/ and dist/ (the compiled gateway), examples/ (the default config's upstream),
 #            web/dist, production node_modules and package.json, as a non-root user.
 #
 #   docker build -t gatehouse .
@@ -17,16 +18,18 @@ ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=fals
 # Dependencies first, so that a source change does not reinstall them.
 COPY package.json package-lock.json ./
 RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
 COPY bin/ bin/
 COPY src/ src/
 COPY examples/ examples/
 COPY web/ web/
-# The portal build (vite build web -> web/dist). The mkdir keeps the runtime COPY valid should there be no build.
+# The portal (vite build web -> web/dist) and the gateway (tsc -p tsconfig.build.json -> dist/). The mkdir keeps the
+# runtime COPY valid should there be no portal build.
 RUN npm run build --if-present && mkdir -p web/dist
 # Production dependencies only (this also removes the pinned "node" devDependency and node_modules/.bin/node),
-# and no test files in the image.
+# and no test files in the image (dist/ has none).
 RUN npm prune --omit=dev \
- && find src examples -name '*.test.ts' -delete
+ && find examples -name '*.test.ts' -delete
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
@@ -41,7 +44,7 @@ RUN groupadd --system --gid 10001 gatehouse \
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
-COPY --from=build /app/src ./src
+COPY --from=build /app/dist ./dist
 COPY --from=build /app/examples ./examples
 COPY --from=build /app/web/dist ./web/dist
 COPY deploy/gatehouse.yaml /etc/gatehouse/gatehouse.yaml
@@ -55,5 +58,6 @@ STOPSIGNAL SIGTERM
 # No curl in the slim image: Node's own fetch. /healthz is liveness (the process serves HTTP), not readiness.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "src/cli/main.ts"]
+# The gatehouse command: its #! line runs dist/ with the gateway's Node flags (see bin/gatehouse.mjs).
+ENTRYPOINT ["/app/bin/gatehouse.mjs"]
 CMD ["start", "-c", "/etc/gatehouse/gatehouse.yaml"]

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -92,10 +92,10 @@ describe('Dockerfile', () => {
   it('copies only what runs into the runtime stage, from the build stage', () => {
     const runtimeCopies = copies(runtime);
     const fromBuild = runtimeCopies.filter((c) => c.from === 'build').flatMap((c) => c.sources.map((s) => s.replace(/^\/app\//, '').replace(/\/$/, '')));
-    assert.deepEqual(new Set(fromBuild), new Set(['package.json', 'node_modules', 'bin', 'src', 'examples', 'web/dist']));
-    // What the build stage holds: copied from the context, or made there (node_modules by npm ci, web/dist by the build).
+    assert.deepEqual(new Set(fromBuild), new Set(['package.json', 'node_modules', 'bin', 'dist', 'examples', 'web/dist']));
+    // What the build stage holds: copied from the context, or made there (node_modules by npm ci, web/dist and dist by the build).
     const built = new Set(copies(build).flatMap((c) => (c.dest === './' ? c.sources : [c.dest])).map((p) => p.replace(/\/$/, '')));
-    for (const path of fromBuild) assert.ok(built.has(path) || ['node_modules', 'web/dist'].includes(path), `${path} exists in the build stage`);
+    for (const path of fromBuild) assert.ok(built.has(path) || ['node_modules', 'web/dist', 'dist'].includes(path), `${path} exists in the build stage`);
     assert.ok(all(build, 'RUN').some((r) => r.includes('mkdir -p web/dist')), 'web/dist exists even without a build script');
   });
 
@@ -108,7 +108,7 @@ describe('Dockerfile', () => {
         assert.ok(!ignored.some((re) => re.test(path)), `${path} is not in .dockerignore`);
       }
     }
-    for (const path of ['node_modules', 'bench/node_modules', 'web/node_modules', '.git', '.gatehouse', 'web/dist', 'test-results', 'docs/screenshots']) {
+    for (const path of ['node_modules', 'bench/node_modules', 'web/node_modules', '.git', '.gatehouse', 'web/dist', 'dist', 'test-results', 'docs/screenshots']) {
       assert.ok(ignored.some((re) => re.test(path)), `.dockerignore leaves out ${path}`);
     }
   });
@@ -120,8 +120,13 @@ describe('Dockerfile', () => {
     assert.ok(all(runtime, 'RUN').some((r) => /useradd .*--uid 10001/.test(r) && /chown gatehouse:gatehouse \/data/.test(r)), 'the user exists and owns /data');
     assert.equal(last(runtime, 'STOPSIGNAL'), 'SIGTERM');
     const entrypoint = JSON.parse(last(runtime, 'ENTRYPOINT')!) as string[];
-    assert.deepEqual(entrypoint, ['node', 'src/cli/main.ts']);
-    assert.ok(existsSync(join(ROOT, entrypoint[1])), 'the entry point is in the repository');
+    assert.deepEqual(entrypoint, ['/app/bin/gatehouse.mjs']);
+    const bin = join(ROOT, entrypoint[0].replace(/^\/app\//, ''));
+    assert.ok((statSync(bin).mode & 0o111) !== 0, 'the entry point is an executable file of the repository');
+    assert.match(readFileSync(bin, 'utf8').split('\n', 1)[0], /^#!\/usr\/bin\/env -S node( --[\w-]+=\S+)*$/, 'it runs node with its flags');
+    // tsconfig.build.json compiles src/ to the dist/ the launcher runs.
+    assert.match(readFileSync(bin, 'utf8'), /\.\.\/dist\/cli\/main\.js/);
+    assert.ok(copies(build).some((c) => c.sources.includes('tsconfig.build.json')), 'the build stage has the build config');
     const cmd = JSON.parse(last(runtime, 'CMD')!) as string[];
     assert.deepEqual(cmd.slice(0, 2), ['start', '-c']);
     const config = copies(runtime).find((c) => c.sources.includes('deploy/gatehouse.yaml'));

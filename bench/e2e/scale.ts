@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import type { ListJob, ListResult, OpenJob, OpenResult } from './probe.ts';
 import type { Kept, ProcessKeeper } from './process-keeper.ts';
 import { rssBytes } from './proc.ts';
-import { binFile, everythingStdio, exitError, freePort, gatehouseMain, shellJoin, waitForLine } from './targets.ts';
+import { binFile, everythingStdio, exitError, freePort, gatehouseCommand, shellJoin, waitForLine } from './targets.ts';
 import type { BenchPaths } from './targets.ts';
 import { runWorker } from './worker.ts';
 
@@ -45,7 +45,7 @@ async function waitReady(kept: Kept, origin: string, what: string, intervalMs = 
 async function startConfigured(keeper: ProcessKeeper, paths: BenchPaths, name: string, config: Record<string, unknown>) {
   const file = join(paths.tmp, `${name}.yaml`);
   writeFileSync(file, stringify(config));
-  const kept = keeper.start(paths.node, [gatehouseMain(paths), 'start', '-c', file], { cwd: paths.tmp, stdout: 'pipe' });
+  const kept = keeper.start(paths.node, [...gatehouseCommand(paths), 'start', '-c', file], { cwd: paths.tmp, stdout: 'pipe' });
   const url = await waitForLine(kept, /gatehouse listening on (http:\/\/\S+)/, `gatehouse (${name})`);
   const origin = new URL(url).origin;
   await waitReady(kept, origin, `gatehouse (${name})`);
@@ -233,7 +233,7 @@ export async function measureColdStart(keeper: ProcessKeeper, paths: BenchPaths,
   for (let run = 0; run < runs; run++) {
     {
       const port = await freePort();
-      const args = [join(paths.root, 'bin', 'gatehouse.mjs'), 'start', '--host', '127.0.0.1', '--port', String(port),
+      const args = [...gatehouseCommand(paths), 'start', '--host', '127.0.0.1', '--port', String(port),
         '--upstream', `everything=${shellJoin(everything)}`];
       const t0 = performance.now();
       const kept = keeper.start(paths.node, args, { cwd: paths.root, stdout: 'ignore' });

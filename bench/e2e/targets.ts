@@ -138,17 +138,22 @@ export async function waitForLine(kept: Kept, pattern: RegExp, what: string): Pr
   }
 }
 
-/** The gateway's CLI, run as the installed `gatehouse` command runs it. */
-export function gatehouseMain(paths: BenchPaths): string {
-  const main = join(paths.root, 'src', 'cli', 'main.ts');
-  if (!existsSync(main)) throw new Error('src/cli/main.ts does not exist yet');
-  return main;
+/**
+ * The node arguments that run the gateway's CLI as the installed `gatehouse` command runs it: bin/gatehouse.mjs
+ * (which runs the build in dist/ when there is one) with the Node flags of its `#!` line. `BENCH_NODE_FLAGS` replaces
+ * those flags (`BENCH_NODE_FLAGS=` runs with Node's defaults), to measure what they cost or save.
+ */
+export function gatehouseCommand(paths: BenchPaths): string[] {
+  const bin = join(paths.root, 'bin', 'gatehouse.mjs');
+  const shebang = readFileSync(bin, 'utf8').split('\n', 1)[0];
+  const flags = process.env.BENCH_NODE_FLAGS ?? shebang.replace(/^#!\S*env -S node\s*/, '');
+  return [...flags.split(/\s+/).filter((f) => f !== ''), bin];
 }
 
 /** `gatehouse start` on `port` with server-everything over stdio as its one upstream, plus `extra` arguments. */
 async function startGatehouse(keeper: ProcessKeeper, paths: BenchPaths, port: number, extra: readonly string[], what: string) {
   const upstream = `everything=${shellJoin(everythingStdio(paths))}`;
-  const args = [gatehouseMain(paths), 'start', '--host', '127.0.0.1', '--port', String(port), '--upstream', upstream, ...extra];
+  const args = [...gatehouseCommand(paths), 'start', '--host', '127.0.0.1', '--port', String(port), '--upstream', upstream, ...extra];
   const kept = keeper.start(paths.node, args, { cwd: paths.root, stdout: 'pipe' });
   const url = await waitForLine(kept, /gatehouse listening on (http:\/\/\S+)/, what);
   return { kept, url };

@@ -6,6 +6,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Embedder } from './embedder.ts';
 
+/** The worker module beside this one: `.ts` when Node runs src/, `.js` when it runs the build in dist/. */
+const WORKER_URL = new URL(`./embedder-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
+
 interface Reply {
   id: number;
   vectors?: Float32Array[];
@@ -37,7 +40,7 @@ export class ThreadEmbedder implements Embedder {
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL('./embedder-worker.ts', import.meta.url));
+    const worker = new Worker(WORKER_URL);
     worker.unref();
     worker.on('message', (reply: Reply) => {
       const waiter = this.#waiting.get(reply.id);
