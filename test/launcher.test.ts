@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { entryFor } from '../bin/entry.mjs';
 import { exampleStdioCommand, nodeBinary, REPO_ROOT } from './helpers/spawn.ts';
@@ -83,5 +84,18 @@ describe('bin/gatehouse.mjs', () => {
     const newSpace = Number(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(metrics)?.[1]);
     // Two semi-spaces of at most 4 MB; without the cap, V8 has grown it to 32 MB by the time the gateway is up.
     assert.ok(newSpace > 0 && newSpace <= 8 * 1024 * 1024, `young generation ${newSpace} bytes`);
+  });
+});
+
+describe('the build in dist/', () => {
+  it('finds the modules it starts by URL: the embedding worker beside its compiled module', async (t) => {
+    // npm test builds first; the URL of a worker is a string tsc does not rewrite, so it must name the right file.
+    const built = pathToFileURL(join(REPO_ROOT, 'dist', 'optimizer', 'embedder-thread.js')).href;
+    const { ThreadEmbedder } = (await import(built)) as typeof import('../src/optimizer/embedder-thread.ts');
+    const embedder = new ThreadEmbedder();
+    t.after(() => embedder.close());
+    const [weather, stocks, forecast] = await embedder.embed(['weather forecast for a city', 'stock market prices', 'will it rain tomorrow']);
+    const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, x, i) => sum + x * b[i], 0);
+    assert.ok(cosine(weather, forecast) > cosine(weather, stocks), 'the worker embeds: related texts are closer');
   });
 });
