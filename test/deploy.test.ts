@@ -124,8 +124,10 @@ describe('Dockerfile', () => {
     const bin = join(ROOT, entrypoint[0].replace(/^\/app\//, ''));
     assert.ok((statSync(bin).mode & 0o111) !== 0, 'the entry point is an executable file of the repository');
     assert.match(readFileSync(bin, 'utf8').split('\n', 1)[0], /^#!\/usr\/bin\/env -S node( --[\w-]+=\S+)*$/, 'it runs node with its flags');
-    // tsconfig.build.json compiles src/ to the dist/ the launcher runs.
-    assert.match(readFileSync(bin, 'utf8'), /\.\.\/dist\/cli\/main\.js/);
+    // tsconfig.build.json compiles src/ to the dist/ the launcher runs (bin/entry.mjs: dist/cli/main.js).
+    const buildConfig = JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { compilerOptions: Record<string, string> };
+    assert.deepEqual([buildConfig.compilerOptions.rootDir, buildConfig.compilerOptions.outDir], ['src', 'dist']);
+    assert.match(readFileSync(join(ROOT, 'bin', 'entry.mjs'), 'utf8'), /join\(root, 'dist', 'cli', 'main\.js'\)/);
     assert.ok(copies(build).some((c) => c.sources.includes('tsconfig.build.json')), 'the build stage has the build config');
     const cmd = JSON.parse(last(runtime, 'CMD')!) as string[];
     assert.deepEqual(cmd.slice(0, 2), ['start', '-c']);
