@@ -5,7 +5,7 @@
 // --max-semi-space-size=4 caps V8's young generation at 4 MB per semi-space; by default it grows to 16 MB in the
 // first burst of traffic, and those pages stay resident for good: ~30 MB more memory for no measurable throughput
 // (`npm run bench` measures both; BENCH_NODE_FLAGS= runs the gateway with Node's defaults).
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { entryFor } from './entry.mjs';
 
-await import(pathToFileURL(entryFor(new URL('..', import.meta.url).pathname)).href);
+await import(pathToFileURL(entryFor(fileURLToPath(new URL('..', import.meta.url)))).href);
