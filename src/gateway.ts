@@ -285,7 +285,9 @@ export class Gateway implements Front {
       try {
         this.redis = await RedisStore.connect(redisConfig, this.logger);
         this.counterStore = new RedisCounterStore(this.redis);
-        this.revokedSessions = await RedisRevokedSessions.open(this.redis);
+        const revoked = await RedisRevokedSessions.open(this.redis);
+        revoked.onRemoteRevoke = (digest) => this.sessions.endByDigest(digest);
+        this.revokedSessions = revoked;
         await this.redis.subscribe('events', (m) => this.onReplicaEvent(m));
         this.journal = new RedisEventJournal(this.redis, this.config.server.resumeBuffer);
       } catch (err) {

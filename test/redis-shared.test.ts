@@ -74,6 +74,19 @@ describe('replicas sharing Redis', () => {
     assert.equal(res.status, 204);
     await until(async () => (await list(b)).status === 404, 'the other replica refusing the ended session', 1_000);
   });
+
+  it('a session ended with DELETE on one replica ends where it is live on the other, even if used in between', async () => {
+    const fresh = (await issueApiKey(a.gateway.apiKeys!, { owner: 'dave' })).token;
+    const init = await post(a.url, INIT(VERSION), { authorization: `Bearer ${fresh}` });
+    const session = init.headers.get('mcp-session-id')!;
+    const list = (gw: RunningGateway) => post(gw.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { authorization: `Bearer ${fresh}`, 'mcp-session-id': session, 'mcp-protocol-version': VERSION });
+    assert.equal((await list(b)).status, 200, 'live on the other replica');
+    const res = await fetch(a.url, { method: 'DELETE', headers: { authorization: `Bearer ${fresh}`, 'mcp-session-id': session, 'mcp-protocol-version': VERSION } });
+    assert.equal(res.status, 204);
+    // Every poll before the news arrives is served by b's live session; once it arrives, b ends that session.
+    await until(async () => (await list(b)).status === 404, 'the other replica ending its live session', 5_000);
+    assert.equal([...b.gateway.sessions.values()].some((s) => s.id === session), false, 'b no longer holds it');
+  });
 });
 
 describe('an upstream\'s list_changed heard by one replica', () => {

@@ -48,6 +48,13 @@ export class SessionRegistry {
     return true;
   }
 
+  /** End the live session whose id has this digest (src/session/revoked.ts), if this replica holds it. */
+  endByDigest(digest: string): void {
+    for (const s of this.sessions.values()) {
+      if (s.digest === digest) this.end(s.id);
+    }
+  }
+
   sweep(now = Date.now()): void {
     for (const s of this.sessions.values()) {
       // A session with an open stream or a call in flight is in use, however long ago it last spoke.

@@ -8,6 +8,7 @@ import type { JsonObject, JsonRpcId, JsonRpcResponse } from '../core/jsonrpc.ts'
 import { GatehouseError, UpstreamRpcError } from '../core/errors.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventStream } from '../server/event-stream.ts';
+import { digest } from './revoked.ts';
 import type { StreamJournal } from '../server/event-stream.ts';
 import type { Exchange, StreamRegistry } from '../server/exchange.ts';
 import type { UpstreamConnection } from '../upstream/types.ts';
@@ -90,6 +91,7 @@ export class DownstreamSession implements StreamRegistry {
   private nextStream = 0;
   private nextRequest = 0;
   private readonly journal: StreamJournal | null;
+  #digest: string | undefined;
 
   constructor(init: {
     id: string;
@@ -116,6 +118,11 @@ export class DownstreamSession implements StreamRegistry {
     this.journal = init.journal ?? null;
     this.standalone = new EventStream(this.newStreamId(), init.resumeCapacity);
     this.registerStream(this.standalone);
+  }
+
+  /** The short hash replicas name the session by when they tell each other it ended (computed once, on first use). */
+  get digest(): string {
+    return (this.#digest ??= digest(this.id));
   }
 
   /** Unique among every replica's streams of this session (a process tag), so a shared journal keeps them apart. */

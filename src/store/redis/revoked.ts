@@ -12,6 +12,8 @@ const CHANNEL = 'events';
 export class RedisRevokedSessions implements RevokedSessions {
   private readonly redis: RedisStore;
   private readonly local = new MemoryRevokedSessions();
+  /** Another replica ended a session (by its id's digest): one live here must end too, not only be refused when reopened. */
+  onRemoteRevoke: ((digest: string) => void) | null = null;
 
   private constructor(redis: RedisStore) {
     this.redis = redis;
@@ -20,7 +22,9 @@ export class RedisRevokedSessions implements RevokedSessions {
   static async open(redis: RedisStore): Promise<RedisRevokedSessions> {
     const store = new RedisRevokedSessions(redis);
     await redis.subscribe(CHANNEL, (m) => {
-      if (m.type === 'session-ended' && typeof m.digest === 'string' && typeof m.until === 'number') store.local.revokeDigest(m.digest, m.until);
+      if (m.type !== 'session-ended' || typeof m.digest !== 'string' || typeof m.until !== 'number') return;
+      store.local.revokeDigest(m.digest, m.until);
+      store.onRemoteRevoke?.(m.digest);
     });
     // The ids ended before this replica started.
     const pattern = redis.key('ended:*');
