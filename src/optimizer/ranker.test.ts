@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EmbeddingRanker, HttpEmbedder, type Embedder } from './embedder.ts';
 import { HybridRanker } from './hybrid.ts';
-import { type CatalogTool, interleave, Ranker, reciprocalRankFusion } from './ranker.ts';
+import { type CatalogTool, feedbackTerms, interleave, Ranker, reciprocalRankFusion } from './ranker.ts';
 import { splitClauses, splitIdentifier, tokenize } from './tokenize.ts';
 
 const tool = (upstream: string, name: string, description: string, extra: Partial<CatalogTool> = {}): CatalogTool => ({
@@ -175,6 +175,62 @@ describe('Ranker', () => {
     assert.ok(names.length > 0 && names.every((n) => n.startsWith('weather__')));
     // The fused ranking still reaches tools outside the top server.
     assert.ok(ranker.search('weather alerts file', 10).some((r) => r.name.startsWith('files__')));
+  });
+});
+
+describe('feedback (issue 6, off by default)', () => {
+  const slides = [
+    tool('deck', 'add_slide', 'Add a slide to a presentation'),
+    tool('deck', 'save_presentation', 'Save the presentation to a pptx file'),
+    tool('deck', 'set_theme', 'Set the colour theme of a presentation'),
+    tool('notes', 'write_note', 'Write a note to the knowledge base'),
+  ];
+
+  it('feedbackTerms weighs the top tools\' rare words by their share of the scores, leaving out the query terms', () => {
+    const termsOf = new Map([
+      ['a', new Map([['slide', 0.5], ['present', 0.5]])],
+      ['b', new Map([['present', 0.5], ['pptx', 0.5]])],
+    ]);
+    const df = new Map([['slide', 1], ['present', 3], ['pptx', 1]]);
+    const terms = feedbackTerms([{ name: 'a', score: 3 }, { name: 'b', score: 1 }], termsOf, df, 4, new Set(['slide']), 2);
+    assert.deepEqual([...terms.keys()], ['present', 'pptx']);
+    assert.equal(terms.get('present'), 1);
+    assert.ok(terms.get('pptx')! > 0 && terms.get('pptx')! < 1);
+    assert.equal(feedbackTerms([], termsOf, df, 4, new Set(), 5).size, 0);
+  });
+
+  it('reaches a tool that shares no query word with the query through the top tools\' other words', () => {
+    const plain = new Ranker(slides);
+    const expanded = new Ranker(slides, { feedback: { docs: 1, terms: 3, weight: 0.5 } });
+    const query = 'add slide';
+    assert.deepEqual(plain.search(query, 5).map((r) => r.name), ['deck__add_slide']);
+    const names = expanded.search(query, 5).map((r) => r.name);
+    assert.equal(names[0], 'deck__add_slide');
+    assert.ok(names.includes('deck__save_presentation') && names.includes('deck__set_theme'));
+    assert.ok(!names.includes('notes__write_note'));
+  });
+
+  it('keeps its statistics through upstream replacement and removal', () => {
+    const ranker = new Ranker(slides, { feedback: { docs: 1, terms: 3, weight: 0.5 } });
+    ranker.removeUpstream('deck');
+    assert.deepEqual(ranker.search('add slide', 5), []);
+    ranker.setUpstream('deck', slides.slice(0, 2));
+    assert.deepEqual(ranker.search('add slide', 5).map((r) => r.name), ['deck__add_slide', 'deck__save_presentation']);
+  });
+
+  it('termWeight lifts the tool that matches the rarer query term', () => {
+    const catalog = [
+      tool('a', 'list_files', 'List files in a folder'),
+      tool('a', 'read_files', 'Read files'),
+      tool('b', 'zip_folder', 'Compress a folder into an archive'),
+      tool('c', 'files_info', 'Size of files'),
+    ];
+    // "files" is in three tools, "compress" in one: with rarity weighting the one rare match outranks the common one.
+    const query = 'files compress';
+    const plain = new Ranker(catalog, { coordination: 1 }).search(query, 4);
+    const weighted = new Ranker(catalog, { coordination: 1, termWeight: 3 }).search(query, 4);
+    assert.ok(weighted.findIndex((r) => r.name === 'b__zip_folder') <= plain.findIndex((r) => r.name === 'b__zip_folder'));
+    assert.equal(weighted[0].name, 'b__zip_folder');
   });
 });
 
