@@ -1,8 +1,10 @@
 /**
  * Prompt-injection detection in what upstreams return (issue 4, result guard): text that speaks to the model instead
  * of informing it. Rules are data — an id, a severity, a pattern over classes of words rather than fixed phrases —
- * plus three scanners that look under the surface: invisible characters, comments, and base64/hex payloads.
+ * plus three scanners that look under the surface: invisible characters, comments, and base64/hex payloads, and
+ * the directive-language model (src/guard/directive/), which scores every sentence for phrasings no rule foresaw.
  */
+import { directiveModel } from './directive/model.ts';
 
 export type Severity = 'low' | 'medium' | 'high';
 
@@ -219,6 +221,26 @@ const COMMENT_HINT = /<!--|\[\/\/\]:/;
 /** A run long enough to be an encoded payload; the full scan below finds each one. */
 const BASE64_HINT = /[A-Za-z0-9+/_-]{24}/;
 
+/** Model scores at which a sentence is a high or medium finding; chosen on held-out sets (training/directive/README.md). */
+const DIRECTIVE_HIGH = 0.98;
+const DIRECTIVE_MEDIUM = 0.95;
+/**
+ * The rules' matches and the directive-language model's findings: a sentence the model scores high is a finding
+ * of its own unless a rule already covers it at that severity. The model never lowers a rule's match — an attacker
+ * could pad a plain "ignore previous instructions" with words the model reads as description.
+ */
+function corroborate(text: string, matched: readonly InjectionFinding[]): InjectionFinding[] {
+  const out = [...matched];
+  for (const s of directiveModel().sentencesOver(text, DIRECTIVE_MEDIUM)) {
+    const severity = s.score >= DIRECTIVE_HIGH ? 'high' : 'medium';
+    if (out.some((f) => f.start < s.end && s.start < f.end && RANKS[f.severity] >= RANKS[severity])) continue;
+    out.push({ rule: 'directive-language', severity, start: s.start, end: s.end, explanation: `a sentence that reads as an instruction to the model (directive-language model, score ${s.score.toFixed(2)})` });
+  }
+  return out;
+}
+
+const RANKS: Record<Severity, number> = { low: 0, medium: 1, high: 2 };
+
 export interface ScanOptions {
   /** How deep decoded payloads are decoded again (base64 of base64). */
   readonly decodeDepth?: number;
@@ -236,15 +258,16 @@ export function scanInjection(text: string, options: ScanOptions = {}): readonly
 const NONE: readonly InjectionFinding[] = Object.freeze([]);
 
 function scan(text: string, depth: number, decodes: { left: number }): InjectionFinding[] {
-  const out: InjectionFinding[] = [];
+  const matched: InjectionFinding[] = [];
   const tripped = trippedRules(text);
   for (let i = 0; i < INJECTION_RULES.length; i++) {
     if (!tripped[i]) continue;
     const rule = INJECTION_RULES[i];
     for (const m of text.matchAll(rule.pattern)) {
-      out.push({ rule: rule.id, severity: rule.severity, start: m.index, end: m.index + m[0].length, explanation: rule.explanation });
+      matched.push({ rule: rule.id, severity: rule.severity, start: m.index, end: m.index + m[0].length, explanation: rule.explanation });
     }
   }
+  const out = corroborate(text, matched);
   if (HIDDEN_HINT.test(text)) scanHidden(text, depth, decodes, out);
   if (COMMENT_HINT.test(text)) scanComments(text, out);
   if (depth > 0 && BASE64_HINT.test(text)) scanEncoded(text, depth, decodes, out);

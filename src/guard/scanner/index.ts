@@ -7,6 +7,8 @@ import type { JsonObject } from '../../core/jsonrpc.ts';
 import type { DefinitionKind } from '../../store/pins.ts';
 import type { DefinitionScanner, ScanVerdict } from '../pinning.ts';
 import { comments } from './comments.ts';
+import { corroborate } from './corroborate.ts';
+import { directive } from './directive.ts';
 import { scannerSchema } from './config.ts';
 import type { ScannerConfig } from './config.ts';
 import { encoded } from './encoded.ts';
@@ -28,7 +30,7 @@ export type { ScannerConfig } from './config.ts';
 export type { Verdict } from './verdict.ts';
 
 /** The built-in detectors, in the order their findings are reported. */
-export const BUILTIN_DETECTORS: readonly Detector[] = [hiddenInstructions, exfiltration, shadowing, invisibleText, encoded, comments, size];
+export const BUILTIN_DETECTORS: readonly Detector[] = [hiddenInstructions, exfiltration, shadowing, directive, invisibleText, encoded, comments, size];
 
 /** One definition's result: the stable `--json` shape plus where it came from. */
 export interface ScanResult {
@@ -126,7 +128,7 @@ export async function scanDefinitions(items: readonly ScanItem[], options: ScanO
         found.push({ rule: 'scanner.detector-error', severity: 'info', path: '', start: 0, end: 0, excerpt: detect.name, explanation: `detector ${detect.name} failed: ${(err as Error).message}` });
       }
     }
-    const findings = dedupe(found.filter((f) => !disabled(f.rule, config.disabledRules)));
+    const findings = corroborate(dedupe(found.filter((f) => !disabled(f.rule, config.disabledRules))), ctx.fields(item));
     const { score, verdict } = judge(findings, config.policy);
     return { name: item.name, kind: item.kind, ...(item.upstream !== undefined ? { upstream: item.upstream } : {}), verdict, score, findings };
   }));
@@ -168,3 +170,4 @@ export function publicFinding(f: Finding): { rule: string; severity: string; pat
 export function jsonReport(results: readonly ScanResult[]): object[] {
   return results.map((r) => ({ name: r.name, kind: r.kind, ...(r.upstream !== undefined ? { upstream: r.upstream } : {}), verdict: r.verdict, score: r.score, findings: r.findings.map(publicFinding) }));
 }
+

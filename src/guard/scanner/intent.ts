@@ -2,14 +2,15 @@
  * One function over the prose rules of every family, for decoders: what a base64 payload, an HTML comment or a run
  * of Unicode tag characters uncovers is scanned as if it were written in plain sight.
  */
+import { directiveText } from './directive.ts';
 import { exfiltrationText } from './exfiltration.ts';
 import { hiddenInstructionText } from './hidden-instructions.ts';
 import { shadowingText } from './shadowing.ts';
 import type { Finding } from './types.ts';
 
-/** Intent findings (hidden instructions, exfiltration, shadowing phrases) in `text`; spans are within `text`. */
+/** Intent findings (hidden instructions, exfiltration, shadowing phrases, directive language) in `text`; spans are within `text`. */
 export function intentFindings(text: string, path: string): Finding[] {
-  return [...hiddenInstructionText(text, path), ...exfiltrationText(text, path), ...shadowingText(text, path)]
+  return [...hiddenInstructionText(text, path), ...exfiltrationText(text, path), ...shadowingText(text, path), ...directiveText(text, path)]
     .filter((f) => f.severity !== 'info');
 }
 
