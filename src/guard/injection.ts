@@ -224,6 +224,23 @@ const BASE64_HINT = /[A-Za-z0-9+/_-]{24}/;
 /** Model scores at which a sentence is a high or medium finding; chosen on held-out sets (training/directive/README.md). */
 const DIRECTIVE_HIGH = 0.98;
 const DIRECTIVE_MEDIUM = 0.95;
+/** Words of text that writes *about* attacks: advisories, papers, detector docs, course notes. */
+const ABOUT_ATTACKS = /\b(?:prompt[\s-]injections?|injections?|jailbreaks?|attacks?|attackers?|adversar\w*|payloads?|malicious|red[\s-]team\w*|exploit\w*|phishing|examples?|e\.g\.|such\s+as|for\s+instance|classifiers?|detectors?|detects?|flags?|flagged|filters?|guardrails?|vulnerab\w*|advisory|cve)\b/i;
+const OPEN_QUOTE = /["“'‘`«]/;
+const CLOSE_QUOTE_SOON = /^[^.!?\n]{0,40}?["”'’`»]/;
+const ABOUT_WINDOW = 240;
+
+/**
+ * A match inside quotation marks, in text that talks about attacks, is quoted, not spoken: "payloads such as
+ * 'ignore previous instructions'" in an advisory. It stays a (low) finding, so `minSeverity: low` still shows it.
+ */
+function quotedExample(text: string, start: number, end: number): boolean {
+  // The quotation opens just before the match and closes soon after it, before the sentence ends.
+  const opened = OPEN_QUOTE.test(text.slice(Math.max(0, start - 3), start));
+  const closes = CLOSE_QUOTE_SOON.test(text.slice(end, end + 40));
+  return opened && closes && ABOUT_ATTACKS.test(text.slice(Math.max(0, start - ABOUT_WINDOW), Math.min(text.length, end + ABOUT_WINDOW)));
+}
+
 /**
  * The rules' matches and the directive-language model's findings: a sentence the model scores high is a finding
  * of its own unless a rule already covers it at that severity. The model never lowers a rule's match — an attacker
@@ -264,7 +281,10 @@ function scan(text: string, depth: number, decodes: { left: number }): Injection
     if (!tripped[i]) continue;
     const rule = INJECTION_RULES[i];
     for (const m of text.matchAll(rule.pattern)) {
-      matched.push({ rule: rule.id, severity: rule.severity, start: m.index, end: m.index + m[0].length, explanation: rule.explanation });
+      const end = m.index + m[0].length;
+      matched.push(quotedExample(text, m.index, end)
+        ? { rule: rule.id, severity: 'low', start: m.index, end, explanation: `${rule.explanation} (counted low: quoted as an example in text about attacks)` }
+        : { rule: rule.id, severity: rule.severity, start: m.index, end, explanation: rule.explanation });
     }
   }
   const out = corroborate(text, matched);
