@@ -4,7 +4,9 @@
  * plus three scanners that look under the surface: invisible characters, comments, and base64/hex payloads, and
  * the directive-language model (src/guard/directive/), which scores every sentence for phrasings no rule foresaw.
  */
+import { decipher } from './ciphers.ts';
 import { directiveModel } from './directive/model.ts';
+import { sentenceSpans } from './directive/sentences.ts';
 
 export type Severity = 'low' | 'medium' | 'high';
 
@@ -291,6 +293,8 @@ function scan(text: string, depth: number, decodes: { left: number }): Injection
   if (HIDDEN_HINT.test(text)) scanHidden(text, depth, decodes, out);
   if (COMMENT_HINT.test(text)) scanComments(text, out);
   if (depth > 0 && BASE64_HINT.test(text)) scanEncoded(text, depth, decodes, out);
+  if (depth > 0 && PERCENT_HINT.test(text)) scanPercentEncoded(text, depth, decodes, out);
+  if (depth > 0) scanCiphered(text, depth, decodes, out);
   return out;
 }
 
@@ -326,6 +330,40 @@ function scanComments(text: string, out: InjectionFinding[]): void {
     const inner = scan(body, 1, { left: 4 });
     if (inner.length === 0) continue;
     out.push({ rule: 'comment-instruction', severity: 'high', start: m.index, end: m.index + m[0].length, explanation: `a hidden comment carries instructions (${[...new Set(inner.map((f) => f.rule))].join(', ')})` });
+  }
+}
+
+const PERCENT_HINT = /%[0-9a-f]{2}.{0,3}%[0-9a-f]{2}/i;
+/** A blank-free run with at least four escapes: `ref=ignore%20all%20previous…` (words between them of any length). */
+const PERCENT_RUN = /[^\s"'<>&?=]*(?:%[0-9a-f]{2}[^\s"'<>&%]*){4,}/gi;
+
+/** Percent-encoded text (a query parameter that spells an order) scanned as what it spells. */
+function scanPercentEncoded(text: string, depth: number, decodes: { left: number }, out: InjectionFinding[]): void {
+  for (const m of text.matchAll(PERCENT_RUN)) {
+    if (decodes.left <= 0) return;
+    decodes.left--;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(m[0]);
+    } catch {
+      continue;
+    }
+    const inner = scan(decoded, depth - 1, decodes).filter((f) => f.severity !== 'low');
+    if (inner.length === 0) continue;
+    out.push({ rule: 'encoded-instruction', severity: 'high', start: m.index, end: m.index + m[0].length, explanation: `percent-encoded text that decodes to ${decoded.length} characters flagged as ${[...new Set(inner.map((f) => f.rule))].join(', ')}` });
+  }
+}
+
+/** Sentences hidden by ROT13 or written backwards (src/guard/ciphers.ts), scanned as what they say. */
+function scanCiphered(text: string, depth: number, decodes: { left: number }, out: InjectionFinding[]): void {
+  for (const [start, end] of sentenceSpans(text)) {
+    if (decodes.left <= 0) return;
+    const found = decipher(text.slice(start, end));
+    if (found === null) continue;
+    decodes.left--;
+    const inner = scan(found.text, depth - 1, decodes).filter((f) => f.severity !== 'low');
+    if (inner.length === 0) continue;
+    out.push({ rule: 'encoded-instruction', severity: 'high', start, end, explanation: `text hidden by ${found.how} that reads as ${[...new Set(inner.map((f) => f.rule))].join(', ')}` });
   }
 }
 

@@ -1,16 +1,24 @@
 /**
- * Encoded payloads: base64 (standard and URL-safe), hex, `\x`/`\u` escapes and percent-encoding that decode to
- * readable text. What decodes is re-scanned with every intent rule; hidden instructions are critical, plain
- * encoded prose is suspicious unless the tool is itself about encoding. Binary (hashes, keys, JWT JSON) is ignored.
+ * Encoded payloads: base64 (standard and URL-safe), base32, hex, `\x`/`\u` escapes, HTML character references and
+ * percent-encoding that decode to readable text, and sentences hidden by ROT13, another Caesar shift or writing
+ * backwards (src/guard/ciphers.ts). What decodes is re-scanned with every intent rule; hidden instructions are
+ * critical, plain encoded prose is suspicious unless the tool is itself about encoding. Binary (hashes, keys, JWT
+ * JSON) is ignored.
  */
+import { decipher } from '../ciphers.ts';
+import { sentenceSpans } from '../directive/sentences.ts';
 import { finding, excerpt } from './rules.ts';
 import { intentFindings, isNaturalText, strongest } from './intent.ts';
 import type { Detector, Finding, ScanItem, Severity } from './types.ts';
 
-const BASE64 = /(?<![\w+/=-])(?:[A-Za-z0-9+/]{4}){5,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![\w+/=-])|(?<![\w+/=-])[A-Za-z0-9_-]{24,}(?![\w+/=-])/g;
+// A token may follow `=` (build=…), so `=` ends a token but does not stop one from starting.
+const BASE64 = /(?<![\w+/-])(?:[A-Za-z0-9+/]{4}){5,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![\w+/=-])|(?<![\w+/-])[A-Za-z0-9_-]{24,}(?![\w+/=-])/g;
+const BASE32 = /(?<![A-Za-z0-9])(?:[A-Z2-7]{8}){3,}(?:[A-Z2-7]{2,7}=*)?(?![A-Za-z0-9])/g;
+const CHARACTER_REFERENCES = /(?:&#(?:x[0-9a-f]{1,6}|\d{1,7});){6,}/gi;
 const HEX = /(?<![0-9a-f])(?:[0-9a-f]{2}){16,}(?![0-9a-f])|(?<![0-9A-F])(?:[0-9A-F]{2}){16,}(?![0-9A-F])|(?:\\x[0-9a-f]{2}){6,}|(?:0x[0-9a-f]{2}[\s,]*){8,}/gi;
 const UNICODE_ESCAPES = /(?:\\u[0-9a-f]{4}|\\u\{[0-9a-f]{1,6}\}){6,}/gi;
-const PERCENT = /(?:%[0-9a-f]{2}[^\s%]{0,3}){6,}/gi;
+/** A blank-free run with at least four escapes, whatever the length of the words between them. */
+const PERCENT = /[^\s"'<>&?=]*(?:%[0-9a-f]{2}[^\s"'<>&%]*){4,}/gi;
 const DECODE_AND_OBEY = /\b(?:decode|decrypt|unescape|base64[\s-]?decode|rot13)\s+(?:(?:this|it|the\s+(?:following|payload|string|text|value))\s+)?(?:and|then)\s+(?:follow|obey|execute|run|apply|do|act\s+on|carry\s+out)\b/gi;
 /** A tool about encoding may show encoded examples; its encoded prose is then an example, not a payload. */
 const ENCODING_PURPOSE = /\b(?:base\s?64|encod\w*|decod\w*|hex\w*|percent|url[\s-]?encod\w*|escap\w*|codec|cipher|hash\w*|jwt|tokens?|digest|checksum|binary|bytes)\b/i;
@@ -38,6 +46,29 @@ function fromUnicode(token: string): string | null {
   return printable(text) ? text : null;
 }
 
+const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function fromBase32(token: string): string | null {
+  let bits = 0;
+  let value = 0;
+  const bytes: number[] = [];
+  for (const c of token.replace(/=+$/, '')) {
+    value = (value << 5) | BASE32_ALPHABET.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  const text = Buffer.from(bytes).toString('utf8');
+  return printable(text) ? text : null;
+}
+
+function fromCharacterReferences(token: string): string | null {
+  const text = token.replace(/&#(x[0-9a-f]+|\d+);/gi, (_, n: string) => String.fromCodePoint(n[0].toLowerCase() === 'x' ? parseInt(n.slice(1), 16) : Number(n)));
+  return printable(text) ? text : null;
+}
+
 function fromPercent(token: string): string | null {
   try {
     const text = decodeURIComponent(token);
@@ -52,6 +83,8 @@ const DECODERS: readonly { what: string; pattern: RegExp; decode: (token: string
   { what: 'hex', pattern: HEX, decode: fromHex },
   { what: 'escaped Unicode', pattern: UNICODE_ESCAPES, decode: fromUnicode },
   { what: 'percent-encoded', pattern: PERCENT, decode: fromPercent },
+  { what: 'base32', pattern: BASE32, decode: fromBase32 },
+  { what: 'HTML character-reference', pattern: CHARACTER_REFERENCES, decode: fromCharacterReferences },
 ];
 
 /** Looks once more inside what decoded (base64 of base64, hex of percent-encoding). */
@@ -86,7 +119,22 @@ export function encodedText(text: string, path: string, encodingTool: boolean): 
         `${d.what} text that decodes to "${excerpt(decoded, 0, decoded.length)}"${intent ? `, which ${intent.explanation}` : ''}`));
     }
   }
+  out.push(...cipheredText(text, path, encodingTool));
   for (const m of text.matchAll(DECODE_AND_OBEY)) out.push(finding('encoded.decode-and-follow', 'high', path, text, m.index, m.index + m[0].length, 'tells the model to decode something and act on it'));
+  return out;
+}
+
+/** Sentences that read as English only once un-rotated or reversed: a description has no honest reason for them. */
+function cipheredText(text: string, path: string, encodingTool: boolean): Finding[] {
+  const out: Finding[] = [];
+  for (const [start, end] of sentenceSpans(text)) {
+    const found = decipher(text.slice(start, end), true);
+    if (found === null) continue;
+    const intent = strongest(intentFindings(found.text, path));
+    const severity: Severity = intent ? (intent.severity === 'low' ? 'high' : 'critical') : encodingTool ? 'low' : 'medium';
+    out.push(finding('encoded.cipher', severity, path, text, start, end,
+      `text hidden by ${found.how}, which reads "${excerpt(found.text, 0, found.text.length)}"${intent ? `, and ${intent.explanation}` : ''}`));
+  }
   return out;
 }
 
