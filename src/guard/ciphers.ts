@@ -16,11 +16,10 @@ const MIN_WORDS = 5;
 const MIN_COMMON = 0.3;
 const MIN_GAIN = 0.2;
 
-/** The share of common words, or 0 when fewer than three different ones occur ("mo", "ytd", "max" shifted by seven
- *  read "to", "fak", "the": one coincidence is not English). */
-function commonShare(text: string): number {
+/** How many of the words are common ones, and how many different common words occur. */
+function countCommon(text: string): { share: number; distinct: number } {
   const words = text.toLowerCase().match(/[a-z']+/g) ?? [];
-  if (words.length < MIN_WORDS) return 0;
+  if (words.length < MIN_WORDS) return { share: 0, distinct: 0 };
   let common = 0;
   const distinct = new Set<string>();
   for (const w of words) {
@@ -28,7 +27,14 @@ function commonShare(text: string): number {
     common++;
     distinct.add(w);
   }
-  return distinct.size < 3 ? 0 : common / words.length;
+  return { share: common / words.length, distinct: distinct.size };
+}
+
+/** The share of common words, or 0 when fewer than three different ones occur ("mo", "ytd", "max" shifted by seven
+ *  read "to", "fak", "the": one coincidence is not English). */
+function commonShare(text: string): number {
+  const { share, distinct } = countCommon(text);
+  return distinct < 3 ? 0 : share;
 }
 
 /** Mostly Latin letters and blanks, as a ciphered sentence is; code, JSON and log lines are not (and are many). */
@@ -75,8 +81,10 @@ export interface Deciphered {
  */
 export function decipher(sentence: string, thorough = false): Deciphered | null {
   if (!proseLike(sentence)) return null;
-  const before = commonShare(sentence);
-  if (before >= MIN_COMMON || (sentence.match(/[a-z]{2,}/gi)?.length ?? 0) < MIN_WORDS) return null;
+  // Two different common words already: English (or another language) as written, not a cipher of English.
+  const plain = countCommon(sentence);
+  if (plain.distinct >= 2 || (sentence.match(/[a-z]{2,}/gi)?.length ?? 0) < MIN_WORDS) return null;
+  const before = plain.share;
   let best: Deciphered | null = null;
   let bestShare = before + MIN_GAIN;
   for (const u of thorough ? [ROT13, ...REVERSALS, ...CAESAR] : [ROT13, ...REVERSALS]) {
