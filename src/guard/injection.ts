@@ -293,7 +293,7 @@ function scan(text: string, depth: number, decodes: { left: number }): Injection
   if (HIDDEN_HINT.test(text)) scanHidden(text, depth, decodes, out);
   if (COMMENT_HINT.test(text)) scanComments(text, out);
   if (depth > 0 && BASE64_HINT.test(text)) scanEncoded(text, depth, decodes, out);
-  if (depth > 0 && PERCENT_HINT.test(text)) scanPercentEncoded(text, depth, decodes, out);
+  if (depth > 0 && ESCAPE_HINT.test(text)) scanEscaped(text, depth, decodes, out);
   if (depth > 0) scanCiphered(text, depth, decodes, out);
   return out;
 }
@@ -333,24 +333,32 @@ function scanComments(text: string, out: InjectionFinding[]): void {
   }
 }
 
-const PERCENT_HINT = /%[0-9a-f]{2}.{0,3}%[0-9a-f]{2}/i;
-/** A blank-free run with at least four escapes: `ref=ignore%20all%20previous…` (words between them of any length). */
-const PERCENT_RUN = /[^\s"'<>&?=]*(?:%[0-9a-f]{2}[^\s"'<>&%]*){4,}/gi;
+const ESCAPE_HINT = /%[0-9a-f]{2}.{0,3}%[0-9a-f]{2}|&#x?[0-9a-f]+;|\\u[0-9a-f]{4}/i;
 
-/** Percent-encoded text (a query parameter that spells an order) scanned as what it spells. */
-function scanPercentEncoded(text: string, depth: number, decodes: { left: number }, out: InjectionFinding[]): void {
-  for (const m of text.matchAll(PERCENT_RUN)) {
-    if (decodes.left <= 0) return;
-    decodes.left--;
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(m[0]);
-    } catch {
-      continue;
+/** Escaped text — percent-encoding, HTML character references, `\u` escapes — and how to read it. */
+const ESCAPES: readonly { what: string; run: RegExp; decode: (run: string) => string }[] = [
+  // A blank-free run with at least four escapes: `ref=ignore%20all%20previous…` (words between them of any length).
+  { what: 'percent-encoded', run: /[^\s"'<>&?=]*(?:%[0-9a-f]{2}[^\s"'<>&%]*){4,}/gi, decode: decodeURIComponent },
+  { what: 'HTML character-reference', run: /(?:&#(?:x[0-9a-f]{1,6}|\d{1,7});\s?){6,}/gi, decode: (r) => r.replace(/&#(x[0-9a-f]+|\d+);/gi, (_, n: string) => String.fromCodePoint(n[0].toLowerCase() === 'x' ? parseInt(n.slice(1), 16) : Number(n))) },
+  { what: 'escaped Unicode', run: /(?:\\u[0-9a-f]{4}){6,}/gi, decode: (r) => r.replace(/\\u([0-9a-f]{4})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))) },
+];
+
+/** Escaped text (a query parameter or a run of entities that spells an order) scanned as what it spells. */
+function scanEscaped(text: string, depth: number, decodes: { left: number }, out: InjectionFinding[]): void {
+  for (const { what, run, decode } of ESCAPES) {
+    for (const m of text.matchAll(run)) {
+      if (decodes.left <= 0) return;
+      decodes.left--;
+      let decoded: string;
+      try {
+        decoded = decode(m[0]);
+      } catch {
+        continue; // malformed escapes
+      }
+      const inner = scan(decoded, depth - 1, decodes).filter((f) => f.severity !== 'low');
+      if (inner.length === 0) continue;
+      out.push({ rule: 'encoded-instruction', severity: 'high', start: m.index, end: m.index + m[0].length, explanation: `${what} text that decodes to ${decoded.length} characters flagged as ${[...new Set(inner.map((f) => f.rule))].join(', ')}` });
     }
-    const inner = scan(decoded, depth - 1, decodes).filter((f) => f.severity !== 'low');
-    if (inner.length === 0) continue;
-    out.push({ rule: 'encoded-instruction', severity: 'high', start: m.index, end: m.index + m[0].length, explanation: `percent-encoded text that decodes to ${decoded.length} characters flagged as ${[...new Set(inner.map((f) => f.rule))].join(', ')}` });
   }
 }
 

@@ -30,26 +30,27 @@ const CLASSES: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * The same classes in Spanish, French, German, Portuguese, Italian, Russian, Chinese and Japanese, so what the model
- * learns from English orders carries over: "no se lo digas al usuario" meets the classes of "don't tell the user".
- * Russian and inflected forms match by prefix (six letters or more); Chinese and Japanese words by longest match.
+ * The same classes in Spanish, French, German, Portuguese, Italian, Russian, Dutch, Polish, Turkish, Swedish,
+ * Chinese, Japanese, Korean and Arabic, so what the model learns from English orders carries over: "no se lo digas
+ * al usuario" meets the classes of "don't tell the user". Inflected forms match by prefix (six letters or more; any
+ * length in Korean, whose particles attach to the word); Chinese and Japanese words by longest match.
  */
 const CLASSES_ELSEWHERE: Readonly<Record<string, string>> = {
-  MODEL: 'ia asistente modelo agente modèle vous tu votre ki assistent modell du dein você assistente modello ии ассистент модель агент ты вы 你 您 助手 模型 人工智能 あなた アシスタント モデル',
-  USER: 'usuario usuaria cliente persona utilisateur utilisatrice benutzer nutzer anwender kunde usuário utilizador utente пользовател клиент 用户 使用者 客户 ユーザー 利用者',
-  NEG: 'nunca jamás sin ne pas jamais sans aucun nicht nie niemals kein keine ohne não sem non mai senza не никогда без нельзя 不 不要 别 勿 禁止 切勿 ない しないで 決して',
-  MODAL: 'debe debes deberá siempre obligatorio necesario importante doit devez dois toujours obligatoire nécessaire impérativement muss musst müssen immer stets unbedingt pflicht wichtig erforderlich deve sempre obrigatório necessário devi obbligatorio necessario должен должны всегда обязательно важно необходимо 必须 务必 总是 始终 一定 重要 必ず 常に 必要',
-  REVEAL: 'decir digas mencionar menciones informar revelar mostrar avisar contar dire dites mentionner mentionnez informer révéler montrer signaler prévenir sagen sag erwähnen erwähne mitteilen informieren verraten zeigen offenlegen wissen dizer diga dica menzionare informare rivelare mostrare говори сообщай сообщать упоминай рассказывай показывай знать 告诉 提及 透露 显示 告知 伝え 言わ 教え 知らせ',
-  HIDE: 'ocultar oculta oculto secreto silencio discretamente cacher caché silencieusement discrètement verbergen verschweigen geheim heimlich unauffällig versteckt esconder segredo silenciosamente nascondere segreto silenziosamente скрыть скрывай тайно секрет незаметно 隐藏 秘密 悄悄 偷偷 默默 隠し こっそり',
-  OVERRIDE: 'ignora ignorar olvida olvidar omitir reemplaza anula prioridad ignorer ignorez oublier oubliez remplacer outrepasser priorité ignoriere ignorieren vergiss vergessen übergehen ersetzen vorrang stattdessen esqueça esquecer substituir prioridade ignorare dimentica sostituire priorità игнорируй игнорировать забудь вместо приоритет 忽略 忽视 无视 忘记 覆盖 优先 取代 無視 忘れ 優先 代わり',
-  DIRECTIVE: 'instrucciones instrucción reglas indicaciones sistema política consignes règles système directives politique anweisungen anweisung regeln vorgaben richtlinien systemprompt instruções regras diretrizes istruzioni regole direttive инструкци правила указания система 指令 指示 规则 系统 提示词 ルール システム 命令',
-  SECRET: 'contraseña clave credenciales historial conversación mensajes contactos passe clé identifiants jeton historique contacts passwort kennwort schlüssel zugangsdaten anmeldedaten verlauf gesprächsverlauf unterhaltung nachrichten kontakte senha chave credenciais histórico conversa contatos chiave credenziali cronologia conversazione contatti пароль ключ токен учетные история переписк контакты 密码 密钥 令牌 凭据 凭证 对话 聊天记录 历史 パスワード 鍵 トークン 認証情報 会話 履歴',
-  SEND: 'envía enviar envíe reenviar adjunta incluye incluir copia comparte sube envoyer envoyez envoie transférer transmettre joindre inclure incluez copier partager senden sende schicke schicken weiterleiten übermitteln anhängen einfügen kopieren teilen hochladen envie encaminhar inclua anexar copiar compartilhar inviare invia inoltrare includere includi allegare copiare condividere отправь отправить перешли включи прикрепи скопируй передай 发送 转发 上传 附上 包含 复制 分享 抄送 送信 送っ 転送 アップロード 含め 添付',
+  MODEL: 'ia asistente modelo agente modèle vous tu votre ki assistent modell du dein você assistente modello ии ассистент модель агент ты вы 你 您 助手 模型 人工智能 あなた アシスタント モデル jij asystent asystencie ty asistan asistanı yapay zeka zekâ sen siz assistenten du dig 어시스턴트 모델 인공지능 당신 المساعد النموذج الذكاء أنت',
+  USER: 'usuario usuaria cliente persona utilisateur utilisatrice benutzer nutzer anwender kunde usuário utilizador utente пользовател клиент 用户 使用者 客户 ユーザー 利用者 gebruiker klant użytkowni klient kullanıc müşteri användare användaren kund 사용자 고객 이용자 المستخدم العميل',
+  NEG: 'nunca jamás sin ne pas jamais sans aucun nicht nie niemals kein keine ohne não sem non mai senza не никогда без нельзя 不 不要 别 勿 禁止 切勿 ない しないで 決して niet nooit geen zonder nie nigdy değil asla hiçbir olmadan inte aldrig utan ingen 않 말고 절대 하지 لا لم أبدا بدون',
+  MODAL: 'debe debes deberá siempre obligatorio necesario importante doit devez dois toujours obligatoire nécessaire impérativement muss musst müssen immer stets unbedingt pflicht wichtig erforderlich deve sempre obrigatório necessário devi obbligatorio necessario должен должны всегда обязательно важно необходимо 必须 务必 总是 始终 一定 重要 必ず 常に 必要 moet moeten altijd verplicht belangrijk musisz musi zawsze należy obowiązkowo ważne zorunlu daima mutlaka gerekir önemli måste alltid obligatorisk viktigt 반드시 항상 필수 중요 يجب دائما ضروري مهم',
+  REVEAL: 'decir digas mencionar menciones informar revelar mostrar avisar contar dire dites mentionner mentionnez informer révéler montrer signaler prévenir sagen sag erwähnen erwähne mitteilen informieren verraten zeigen offenlegen wissen dizer diga dica menzionare informare rivelare mostrare говори сообщай сообщать упоминай рассказывай показывай знать 告诉 提及 透露 显示 告知 伝え 言わ 教え 知らせ vertel vertellen melden vermelden tonen mów mówić informuj wspominaj pokazuj ujawniaj söyleme söyle bahsetme bildirme gösterme berätta nämn nämna visa informera 알리 말하 언급 보여 تخبر تذكر تكشف أخبر',
+  HIDE: 'ocultar oculta oculto secreto silencio discretamente cacher caché silencieusement discrètement verbergen verschweigen geheim heimlich unauffällig versteckt esconder segredo silenciosamente nascondere segreto silenziosamente скрыть скрывай тайно секрет незаметно 隐藏 秘密 悄悄 偷偷 默默 隠し こっそり verbergen geheim stilletjes ukryj ukrywaj tajemnic potajemnie gizle gizli sessizce saklı dölj hemlig tyst 숨기 비밀 몰래 조용히 أخف سرا سري بصمت',
+  OVERRIDE: 'ignora ignorar olvida olvidar omitir reemplaza anula prioridad ignorer ignorez oublier oubliez remplacer outrepasser priorité ignoriere ignorieren vergiss vergessen übergehen ersetzen vorrang stattdessen esqueça esquecer substituir prioridade ignorare dimentica sostituire priorità игнорируй игнорировать забудь вместо приоритет 忽略 忽视 无视 忘记 覆盖 优先 取代 無視 忘れ 優先 代わり negeer vergeet vervang voorrang zignoruj ignoruj zapomnij zastąp priorytet zamiast görmezden unut yerine öncelik geçersiz ignorera glöm ersätt företräde istället 무시 잊어 대신 우선 تجاهل انس بدلا أولوية',
+  DIRECTIVE: 'instrucciones instrucción reglas indicaciones sistema política consignes règles système directives politique anweisungen anweisung regeln vorgaben richtlinien systemprompt instruções regras diretrizes istruzioni regole direttive инструкци правила указания система 指令 指示 规则 系统 提示词 ルール システム 命令 instructies regels systeem instrukcje instrukcji polecenia zasady talimat talimatları kurallar sistem instruktioner regler systemet 지시 지침 규칙 시스템 명령 التعليمات تعليمات القواعد النظام',
+  SECRET: 'contraseña clave credenciales historial conversación mensajes contactos passe clé identifiants jeton historique contacts passwort kennwort schlüssel zugangsdaten anmeldedaten verlauf gesprächsverlauf unterhaltung nachrichten kontakte senha chave credenciais histórico conversa contatos chiave credenziali cronologia conversazione contatti пароль ключ токен учетные история переписк контакты 密码 密钥 令牌 凭据 凭证 对话 聊天记录 历史 パスワード 鍵 トークン 認証情報 会話 履歴 wachtwoord sleutel inloggegevens geschiedenis gesprek berichten hasło hasła klucz historia rozmowy rozmowa wiadomości şifre parola anahtar geçmiş konuşma mesajlar lösenord nyckel historik konversation meddelanden 비밀번호 암호 토큰 대화 기록 كلمة المرور مفتاح المحادثة سجل',
+  SEND: 'envía enviar envíe reenviar adjunta incluye incluir copia comparte sube envoyer envoyez envoie transférer transmettre joindre inclure incluez copier partager senden sende schicke schicken weiterleiten übermitteln anhängen einfügen kopieren teilen hochladen envie encaminhar inclua anexar copiar compartilhar inviare invia inoltrare includere includi allegare copiare condividere отправь отправить перешли включи прикрепи скопируй передай 发送 转发 上传 附上 包含 复制 分享 抄送 送信 送っ 転送 アップロード 含め 添付 stuur verstuur doorsturen bijvoegen kopieer delen wyślij wysłać przekaż dołącz skopiuj udostępnij gönder ilet ekle kopyala paylaş skicka vidarebefordra bifoga kopiera dela 보내 전송 전달 첨부 복사 أرسل إرسال أرفق انسخ',
   DEST: 'dirección servidor externo adresse serveur externe extern externen endereço indirizzo esterno адрес сервер 地址 服务器 外部 アドレス サーバー',
   TIME: 'antes después cada cuando primero también avant après chaque quand lorsque aussi également bevor nachdem jedes jeder wenn zuerst auch depois primeiro prima dopo ogni anche перед после каждый когда сначала также 之前 之后 每次 首先 前に 毎回 最初',
-  DESTROY: 'borrar eliminar elimina borra supprimer supprimez effacer löschen lösche entfernen apagar excluir deletar eliminare cancellare удали удалить стереть 删除 清除 削除',
-  CALL: 'llama llamar ejecuta ejecutar usa usar utiliza appeler appelez exécuter utiliser utilisez aufrufen rufe ausführen führe verwende verwenden benutze nutze chamar chame executar usare chiamare chiama eseguire esegui вызови вызвать выполни запусти используй 调用 执行 运行 使用 呼び出 実行',
-  ANSWER: 'responde respuesta recomienda recomendar contesta répondre répondez réponse recommander recommandez antworte antworten antwort empfehle empfehlen responda responder resposta recomende rispondi rispondere risposta raccomanda consiglia отвечай ответ рекомендуй советуй 回答 回复 推荐 答复 返答 推奨 おすすめ',
+  DESTROY: 'borrar eliminar elimina borra supprimer supprimez effacer löschen lösche entfernen apagar excluir deletar eliminare cancellare удали удалить стереть 删除 清除 削除 verwijder wis usuń sil radera 삭제 احذف',
+  CALL: 'llama llamar ejecuta ejecutar usa usar utiliza appeler appelez exécuter utiliser utilisez aufrufen rufe ausführen führe verwende verwenden benutze nutze chamar chame executar usare chiamare chiama eseguire esegui вызови вызвать выполни запусти используй 调用 执行 运行 使用 呼び出 実行 roep voer gebruik wywołaj uruchom użyj çağır çalıştır kullan anropa kör använd 호출 실행 사용 استدع شغل استخدم',
+  ANSWER: 'responde respuesta recomienda recomendar contesta répondre répondez réponse recommander recommandez antworte antworten antwort empfehle empfehlen responda responder resposta recomende rispondi rispondere risposta raccomanda consiglia отвечай ответ рекомендуй советуй 回答 回复 推荐 答复 返答 推奨 おすすめ antwoord beveel odpowiedz poleć yanıt cevap öner svara rekommendera 답변 추천 أجب أوص',
 };
 
 /** Function words of the same languages, kept as themselves like the English ones. */
@@ -79,6 +80,12 @@ const addClass = (word: string, name: string) => {
 };
 for (const [name, words] of Object.entries(CLASSES)) for (const w of words) addClass(w, name);
 for (const [name, words] of Object.entries(CLASSES_ELSEWHERE)) for (const w of words.split(' ')) addClass(w, name);
+function isHangul(word: string): boolean {
+  const c = word.charCodeAt(0);
+  return c >= 0xac00 && c <= 0xd7af;
+}
+/** Korean class words as prefixes: 사용자에게 ("to the user") starts with 사용자. */
+const HANGUL_PREFIX = new RegExp(`^(?:${[...CLASS_OF.keys()].filter(isHangul).sort((a, b) => b.length - a.length).join('|')})`);
 /** Chinese and Japanese class words, longest first, for splitting a run of those scripts into words. */
 const IDEOGRAPH_WORDS = [...CLASS_OF.keys()].filter((w) => w.length > 1 && isIdeograph(w)).sort((a, b) => b.length - a.length);
 /** Class words long enough to match as prefixes ("invisibl" → invisible, invisibly), as one test. */
@@ -98,7 +105,7 @@ const NO_CLASSES: readonly number[] = [];
 function classesOf(word: string, stemmed: string): readonly number[] {
   const names = CLASS_OF.get(word) ?? CLASS_OF.get(stemmed);
   if (names !== undefined) return names.map(tokenId);
-  const prefix = CLASS_PREFIX.exec(stemmed);
+  const prefix = CLASS_PREFIX.exec(stemmed) ?? (isHangul(word) ? HANGUL_PREFIX.exec(word) : null);
   return prefix === null ? NO_CLASSES : CLASS_OF.get(prefix[0])!.map(tokenId);
 }
 
