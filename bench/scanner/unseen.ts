@@ -1,7 +1,7 @@
 // Generalisation bench (issue 4): the poisoning scanner and the result guard's injection detector on sets written
 // independently of them. Per category it prints the detection (malicious/attacks) or false-positive (benign) rate,
 // lists every miss and false positive, and ends with one JSON line of the rates. By default it measures the held-out
-// pair (test/fixtures/*-unseen-6), which the directive-language model was never trained on.
+// pair (test/fixtures/*-unseen-8), which the directive-language model was never trained on.
 //   node bench/scanner/unseen.ts [--poisoning <dir>] [--injection <dir>] [--weights <file>] [--quiet]
 // --weights: a directive-language model trained apart (training/directive/train.ts --out … --exclude …) in place of
 // the shipped one, to measure on a set its weights never saw.
@@ -20,8 +20,8 @@ import { scanDefinitions } from '../../src/guard/scanner/index.ts';
 const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
 const { values: args } = parseArgs({
   options: {
-    poisoning: { type: 'string', default: join(FIXTURES, 'poisoning-unseen-6') },
-    injection: { type: 'string', default: join(FIXTURES, 'injection-unseen-6') },
+    poisoning: { type: 'string', default: join(FIXTURES, 'poisoning-unseen-8') },
+    injection: { type: 'string', default: join(FIXTURES, 'injection-unseen-8') },
     weights: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   },

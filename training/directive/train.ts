@@ -7,7 +7,7 @@
 //   carry the attack are not marked, so they are chosen by the model itself (multiple-instance learning): each round
 //   takes the sentences the model scores over 0.5 as positives, and retrains;
 // - ordinary prose as negatives: the README files of the installed packages (--no-readmes leaves them out).
-// A set held out for measurement is never named here (test/fixtures/*-unseen-7); `--exclude` drops more, e.g. to
+// A set held out for measurement is never named here (test/fixtures/*-unseen-8); `--exclude` drops more, e.g. to
 // measure on a set with weights that never saw it.
 // Deterministic: the same data gives the same weights.
 import { globSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +36,8 @@ const SETS: readonly (readonly [string, string, string, 'definition' | 'text'])[
   ['injection-unseen-5', 'test/fixtures/injection-unseen-5', 'attacks.jsonl', 'text'],
   ['poisoning-unseen-6', 'test/fixtures/poisoning-unseen-6', 'malicious.jsonl', 'definition'],
   ['injection-unseen-6', 'test/fixtures/injection-unseen-6', 'attacks.jsonl', 'text'],
+  ['poisoning-unseen-7', 'test/fixtures/poisoning-unseen-7', 'malicious.jsonl', 'definition'],
+  ['injection-unseen-7', 'test/fixtures/injection-unseen-7', 'attacks.jsonl', 'text'],
 ];
 
 const { values: args } = parseArgs({

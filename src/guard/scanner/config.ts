@@ -37,6 +37,18 @@ export const classifierSchema = z.strictObject({
   apiKey: z.string().min(1).optional(),
 });
 
+const score = z.number().min(0).max(1);
+
+/** Scores of the directive-language model at which a sentence is a finding of each severity. */
+export const directiveThresholdsSchema = z.strictObject({
+  /** At or above: high (quarantines by the default policy). */
+  high: score.default(0.97),
+  /** At or above: medium (warns). */
+  medium: score.default(0.9),
+  /** At or above: low (adds to the score). */
+  low: score.default(0.75),
+}).prefault({}).refine((t) => t.high >= t.medium && t.medium >= t.low, { error: 'high must be at least medium, and medium at least low' });
+
 export const scannerSchema = z.strictObject({
   enabled: flag.default(true),
   policy: scanPolicySchema,
@@ -45,6 +57,7 @@ export const scannerSchema = z.strictObject({
   classifier: classifierSchema.optional(),
   /** Canonical JSON bytes above which a definition is abnormally large. */
   maxDefinitionBytes: int(1_024, 16 << 20).default(32_768),
+  directive: directiveThresholdsSchema,
 }).prefault({});
 
 export type ScannerConfig = z.output<typeof scannerSchema>;

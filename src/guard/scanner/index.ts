@@ -113,6 +113,7 @@ export async function scanDefinitions(items: readonly ScanItem[], options: ScanO
     skeletons,
     toolsByName,
     maxDefinitionBytes: config.maxDefinitionBytes,
+    directive: config.directive,
     fields(item) {
       let f = cache.get(item);
       if (!f) cache.set(item, (f = textFields(item.definition)));

@@ -58,6 +58,8 @@ export interface ScanContext {
   fields(item: ScanItem): readonly TextField[];
   /** Bytes of canonical JSON above which a definition is abnormally large. */
   readonly maxDefinitionBytes: number;
+  /** Model scores at which the directive-language detector reports high, medium and low findings. */
+  readonly directive: { readonly high: number; readonly medium: number; readonly low: number };
 }
 
 /** A detector: a pure function from one definition to its findings (async only for the HTTP classifier). */
