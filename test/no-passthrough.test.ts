@@ -177,7 +177,9 @@ describe('auth: client-credentials against a real OpenID provider', () => {
           const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
           if (token === undefined || revoked.has(token)) return false;
           try {
-            await jwtVerify(token, jwks, { issuer: oidc.issuer, audience: url });
+            // A second of clock tolerance, as resource servers allow: `exp` is in whole seconds, so a 1-s token
+            // issued late in a second would otherwise expire within milliseconds (seen as a flaky refusal under load).
+            await jwtVerify(token, jwks, { issuer: oidc.issuer, audience: url, clockTolerance: 1 });
             return true;
           } catch {
             return false;
