@@ -1,8 +1,9 @@
 /**
  * Prompt-injection detection in what upstreams return (issue 4, result guard): text that speaks to the model instead
  * of informing it. Rules are data — an id, a severity, a pattern over classes of words rather than fixed phrases —
- * plus three scanners that look under the surface: invisible characters, comments, and base64/hex payloads, and
- * the directive-language model (src/guard/directive/), which scores every sentence for phrasings no rule foresaw.
+ * plus scanners that look under the surface (invisible characters, comments, base64/hex, escaped text, ROT13 and
+ * backwards text), and the directive-language model (src/guard/directive/), which scores every sentence for
+ * phrasings no rule foresaw.
  */
 import { decipher } from './ciphers.ts';
 import { directiveModel } from './directive/model.ts';
@@ -248,7 +249,7 @@ function quotedExample(text: string, start: number, end: number): boolean {
  * of its own unless a rule already covers it at that severity. The model never lowers a rule's match — an attacker
  * could pad a plain "ignore previous instructions" with words the model reads as description.
  */
-function corroborate(text: string, matched: readonly InjectionFinding[]): InjectionFinding[] {
+function withModelFindings(text: string, matched: readonly InjectionFinding[]): InjectionFinding[] {
   const out = [...matched];
   for (const s of directiveModel().sentencesOver(text, DIRECTIVE_MEDIUM)) {
     const severity = s.score >= DIRECTIVE_HIGH ? 'high' : 'medium';
@@ -289,7 +290,7 @@ function scan(text: string, depth: number, decodes: { left: number }): Injection
         : { rule: rule.id, severity: rule.severity, start: m.index, end, explanation: rule.explanation });
     }
   }
-  const out = corroborate(text, matched);
+  const out = withModelFindings(text, matched);
   if (HIDDEN_HINT.test(text)) scanHidden(text, depth, decodes, out);
   if (COMMENT_HINT.test(text)) scanComments(text, out);
   if (depth > 0 && BASE64_HINT.test(text)) scanEncoded(text, depth, decodes, out);

@@ -2,13 +2,12 @@
  * The directive-language model (issue 4): a logistic regression over sentence features (./features.ts) that scores
  * how likely one sentence is aimed at the AI model to manipulate it — hide things from the user, send data away,
  * override its instructions, change how another tool is used — rather than describing a tool or informing a reader.
- * The poisoning scanner and the result guard share it. Weights are trained by scripts/train-directive.ts from
- * training/directive/ and stored as an 8-bit table in ./weights.json; scoring is a sum of table entries, a few
+ * The poisoning scanner and the result guard share it. Weights are trained by training/directive/train.ts from the
+ * data beside it and stored as an 8-bit table in ./weights.json; scoring is a sum of table entries, a few
  * microseconds per sentence, with no model runtime.
  */
 import { FEATURE_SLOTS, sentenceFeatures } from './features.ts';
 import { sentenceSpans } from './sentences.ts';
-import type { Span } from './sentences.ts';
 import shippedWeights from './weights.json' with { type: 'json' };
 
 /** The weights file: int8 weights (base64) times `scale`. */
@@ -45,7 +44,8 @@ export class DirectiveModel {
     return new DirectiveModel(w);
   }
 
-  /** The probability that `sentence` is directive language; 0 for fewer than two words (nothing to order with). */
+  /** The probability that `sentence` is directive language; 0 when it has no features (./features.ts: fewer than two
+   *  words, or none of a class an order names). */
   score(sentence: string): number {
     const features = sentenceFeatures(sentence);
     if (features.length === 0) return 0;
@@ -57,7 +57,7 @@ export class DirectiveModel {
   /** Every sentence of `text` scoring at least `min`, with its span. */
   sentencesOver(text: string, min: number): ScoredSentence[] {
     const out: ScoredSentence[] = [];
-    for (const [start, end] of sentenceSpans(text) as Span[]) {
+    for (const [start, end] of sentenceSpans(text)) {
       const score = this.score(text.slice(start, end));
       if (score >= min) out.push({ start, end, score });
     }

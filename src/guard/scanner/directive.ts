@@ -31,8 +31,8 @@ export function directiveText(text: string, path: string, at: DirectiveThreshold
 }
 
 /**
- * Over every prose and value field. A server's `instructions` are written for the model by design, so there a
- * sentence counts one step lower (high to medium: it warns) and a low one not at all.
+ * Over every prose and value field. A server's `instructions` are written for the model by design, so there only a
+ * high finding counts, and as medium (it warns).
  */
 export const directive: Detector = function directive(item, ctx) {
   const out: Finding[] = [];
