@@ -11,7 +11,7 @@
 // measure on a set with weights that never saw it.
 // Deterministic: the same data gives the same weights.
 import { globSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FEATURE_SLOTS, sentenceFeatures } from '../../src/guard/directive/features.ts';
 import { packWeights } from '../../src/guard/directive/model.ts';
@@ -53,6 +53,8 @@ const EPOCHS = 12;
 const LEARNING_RATE = 0.1;
 const L2 = 1e-5;
 const ROUNDS = 3;
+/** Fits averaged in the last round (see fitAveraged). */
+const FITS = 5;
 /** How much one labelled sentence counts against one sentence of a fixture set (fewer, but closer to real). */
 const FIXTURE_WEIGHT = 3;
 const README_WEIGHT = 0.5;
@@ -86,8 +88,20 @@ for (const file of readdirSync(HERE).filter((f) => f.endsWith('.jsonl')).sort())
 
 // Ordinary prose, addressed to a reader much as tool docs are: the README files of the installed packages (not in
 // the repository; read where `npm ci` put them). Code blocks and markup are dropped; each counts half a sentence.
+// Packages installed only on some platforms (native binaries: an `os` or `cpu` field) are left out, so the weights
+// come out the same on every machine.
+function platformSpecific(packageJson: string): boolean {
+  try {
+    const manifest = JSON.parse(readFileSync(packageJson, 'utf8')) as { os?: unknown; cpu?: unknown };
+    return manifest.os !== undefined || manifest.cpu !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 if (!args['no-readmes']) {
   for (const path of globSync('node_modules/{*,@*/*}/README.md', { cwd: ROOT }).sort()) {
+    if (platformSpecific(join(ROOT, dirname(path), 'package.json'))) continue;
     const text = readFileSync(join(ROOT, path), 'utf8').replace(/```[\s\S]*?```/g, ' ').replace(/<[^>]+>/g, ' ');
     for (const [s, e] of sentenceSpans(text)) {
       const sentence = text.slice(s, e);
@@ -157,9 +171,22 @@ function bagExamples(w: Float32Array | null): { x: number[]; y: number; weight: 
   return out;
 }
 
+/**
+ * The mean of several fits, each over its own shuffles. One fit depends on the order it saw the examples in:
+ * adding or removing one sentence reshuffles everything and moves single scores by tenths. The mean does not.
+ */
+function fitAveraged(examples: readonly { x: number[]; y: number; weight: number }[]): Float32Array {
+  const mean = new Float32Array(FEATURE_SLOTS);
+  for (let run = 0; run < FITS; run++) {
+    const w = fit(examples);
+    for (let i = 0; i < FEATURE_SLOTS; i++) mean[i] += w[i] / FITS;
+  }
+  return mean;
+}
+
 let weights: Float32Array | null = null;
 for (let round = 0; round < ROUNDS; round++) {
-  weights = fit([...labelled, ...bagExamples(weights)]);
+  weights = round === ROUNDS - 1 ? fitAveraged([...labelled, ...bagExamples(weights)]) : fit([...labelled, ...bagExamples(weights)]);
   if (!args.quiet) {
     const flagged = (malicious: boolean) => bags.filter((b) => b.malicious === malicious && Math.max(...b.sentences.map((x) => score(weights!, x))) >= 0.5).length;
     console.log(`round ${round + 1}: training bags flagged — malicious ${flagged(true)}/${bags.filter((b) => b.malicious).length}, benign ${flagged(false)}/${bags.filter((b) => !b.malicious).length}`);
