@@ -6,6 +6,7 @@
  * phrasings no rule foresaw.
  */
 import { decipher } from './ciphers.ts';
+import { ESCAPES } from './escapes.ts';
 import { directiveModel } from './directive/model.ts';
 import { sentenceSpans } from './directive/sentences.ts';
 
@@ -336,17 +337,9 @@ function scanComments(text: string, out: InjectionFinding[]): void {
 
 const ESCAPE_HINT = /%[0-9a-f]{2}.{0,3}%[0-9a-f]{2}|&#x?[0-9a-f]+;|\\u[0-9a-f]{4}/i;
 
-/** Escaped text — percent-encoding, HTML character references, `\u` escapes — and how to read it. */
-const ESCAPES: readonly { what: string; run: RegExp; decode: (run: string) => string }[] = [
-  // A blank-free run with at least four escapes: `ref=ignore%20all%20previous…` (words between them of any length).
-  { what: 'percent-encoded', run: /[^\s"'<>&?=]*(?:%[0-9a-f]{2}[^\s"'<>&%]*){4,}/gi, decode: decodeURIComponent },
-  { what: 'HTML character-reference', run: /(?:&#(?:x[0-9a-f]{1,6}|\d{1,7});\s?){6,}/gi, decode: (r) => r.replace(/&#(x[0-9a-f]+|\d+);/gi, (_, n: string) => String.fromCodePoint(n[0].toLowerCase() === 'x' ? parseInt(n.slice(1), 16) : Number(n))) },
-  { what: 'escaped Unicode', run: /(?:\\u[0-9a-f]{4}){6,}/gi, decode: (r) => r.replace(/\\u([0-9a-f]{4})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))) },
-];
-
 /** Escaped text (a query parameter or a run of entities that spells an order) scanned as what it spells. */
 function scanEscaped(text: string, depth: number, decodes: { left: number }, out: InjectionFinding[]): void {
-  for (const { what, run, decode } of ESCAPES) {
+  for (const { what, run, decode } of ESCAPES) { // src/guard/escapes.ts
     for (const m of text.matchAll(run)) {
       if (decodes.left <= 0) return;
       decodes.left--;

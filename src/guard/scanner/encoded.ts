@@ -6,6 +6,8 @@
  * JSON) is ignored.
  */
 import { decipher } from '../ciphers.ts';
+import { CHARACTER_REFERENCES, PERCENT_ENCODED, UNICODE_ESCAPES } from '../escapes.ts';
+import type { Escape } from '../escapes.ts';
 import { sentenceSpans } from '../directive/sentences.ts';
 import { finding, excerpt } from './rules.ts';
 import { intentFindings, isNaturalText, strongest } from './intent.ts';
@@ -14,11 +16,7 @@ import type { Detector, Finding, ScanItem, Severity } from './types.ts';
 // A token may follow `=` (build=…), so `=` ends a token but does not stop one from starting.
 const BASE64 = /(?<![\w+/-])(?:[A-Za-z0-9+/]{4}){5,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![\w+/=-])|(?<![\w+/-])[A-Za-z0-9_-]{24,}(?![\w+/=-])/g;
 const BASE32 = /(?<![A-Za-z0-9])(?:[A-Z2-7]{8}){3,}(?:[A-Z2-7]{2,7}=*)?(?![A-Za-z0-9])/g;
-const CHARACTER_REFERENCES = /(?:&#(?:x[0-9a-f]{1,6}|\d{1,7});){6,}/gi;
 const HEX = /(?<![0-9a-f])(?:[0-9a-f]{2}){16,}(?![0-9a-f])|(?<![0-9A-F])(?:[0-9A-F]{2}){16,}(?![0-9A-F])|(?:\\x[0-9a-f]{2}){6,}|(?:0x[0-9a-f]{2}[\s,]*){8,}/gi;
-const UNICODE_ESCAPES = /(?:\\u[0-9a-f]{4}|\\u\{[0-9a-f]{1,6}\}){6,}/gi;
-/** A blank-free run with at least four escapes, whatever the length of the words between them. */
-const PERCENT = /[^\s"'<>&?=]*(?:%[0-9a-f]{2}[^\s"'<>&%]*){4,}/gi;
 const DECODE_AND_OBEY = /\b(?:decode|decrypt|unescape|base64[\s-]?decode|rot13)\s+(?:(?:this|it|the\s+(?:following|payload|string|text|value))\s+)?(?:and|then)\s+(?:follow|obey|execute|run|apply|do|act\s+on|carry\s+out)\b/gi;
 /** A tool about encoding may show encoded examples; its encoded prose is then an example, not a payload. */
 const ENCODING_PURPOSE = /\b(?:base\s?64|encod\w*|decod\w*|hex\w*|percent|url[\s-]?encod\w*|escap\w*|codec|cipher|hash\w*|jwt|tokens?|digest|checksum|binary|bytes)\b/i;
@@ -41,11 +39,6 @@ function fromHex(token: string): string | null {
   return printable(text) ? text : null;
 }
 
-function fromUnicode(token: string): string | null {
-  const text = token.replace(/\\u\{([0-9a-f]+)\}|\\u([0-9a-f]{4})/gi, (_, a: string | undefined, b: string | undefined) => String.fromCodePoint(parseInt(a ?? b!, 16)));
-  return printable(text) ? text : null;
-}
-
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 function fromBase32(token: string): string | null {
@@ -64,27 +57,29 @@ function fromBase32(token: string): string | null {
   return printable(text) ? text : null;
 }
 
-function fromCharacterReferences(token: string): string | null {
-  const text = token.replace(/&#(x[0-9a-f]+|\d+);/gi, (_, n: string) => String.fromCodePoint(n[0].toLowerCase() === 'x' ? parseInt(n.slice(1), 16) : Number(n)));
-  return printable(text) ? text : null;
-}
-
-function fromPercent(token: string): string | null {
-  try {
-    const text = decodeURIComponent(token);
-    return printable(text) ? text : null;
-  } catch {
-    return null;
-  }
+/** A decoder entry for an escape of src/guard/escapes.ts, kept only when what it decodes is printable. */
+function escaped(escape: Escape): { what: string; pattern: RegExp; decode: (token: string) => string | null } {
+  return {
+    what: escape.what,
+    pattern: escape.run,
+    decode(token) {
+      try {
+        const text = escape.decode(token);
+        return printable(text) ? text : null;
+      } catch {
+        return null; // malformed escapes
+      }
+    },
+  };
 }
 
 const DECODERS: readonly { what: string; pattern: RegExp; decode: (token: string) => string | null }[] = [
   { what: 'base64', pattern: BASE64, decode: fromBase64 },
   { what: 'hex', pattern: HEX, decode: fromHex },
-  { what: 'escaped Unicode', pattern: UNICODE_ESCAPES, decode: fromUnicode },
-  { what: 'percent-encoded', pattern: PERCENT, decode: fromPercent },
+  escaped(UNICODE_ESCAPES),
+  escaped(PERCENT_ENCODED),
   { what: 'base32', pattern: BASE32, decode: fromBase32 },
-  { what: 'HTML character-reference', pattern: CHARACTER_REFERENCES, decode: fromCharacterReferences },
+  escaped(CHARACTER_REFERENCES),
 ];
 
 /** Looks once more inside what decoded (base64 of base64, hex of percent-encoding). */
