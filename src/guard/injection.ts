@@ -9,6 +9,7 @@ import { decipher } from './ciphers.ts';
 import { ESCAPES } from './escapes.ts';
 import { directiveModel } from './directive/model.ts';
 import { sentenceSpans } from './directive/sentences.ts';
+import type { Span } from './directive/sentences.ts';
 
 export type Severity = 'low' | 'medium' | 'high';
 
@@ -250,9 +251,9 @@ function quotedExample(text: string, start: number, end: number): boolean {
  * of its own unless a rule already covers it at that severity. The model never lowers a rule's match — an attacker
  * could pad a plain "ignore previous instructions" with words the model reads as description.
  */
-function withModelFindings(text: string, matched: readonly InjectionFinding[]): InjectionFinding[] {
+function withModelFindings(text: string, spans: readonly Span[], matched: readonly InjectionFinding[]): InjectionFinding[] {
   const out = [...matched];
-  for (const s of directiveModel().sentencesOver(text, DIRECTIVE_MEDIUM)) {
+  for (const s of directiveModel().sentencesOver(text, DIRECTIVE_MEDIUM, spans)) {
     const severity = s.score >= DIRECTIVE_HIGH ? 'high' : 'medium';
     if (out.some((f) => f.start < s.end && s.start < f.end && RANKS[f.severity] >= RANKS[severity])) continue;
     out.push({ rule: 'directive-language', severity, start: s.start, end: s.end, explanation: `a sentence that reads as an instruction to the model (directive-language model, score ${s.score.toFixed(2)})` });
@@ -291,12 +292,14 @@ function scan(text: string, depth: number, decodes: { left: number }): Injection
         : { rule: rule.id, severity: rule.severity, start: m.index, end, explanation: rule.explanation });
     }
   }
-  const out = withModelFindings(text, matched);
+  // Split once: the model scores these sentences and the cipher check tries each.
+  const spans = sentenceSpans(text);
+  const out = withModelFindings(text, spans, matched);
   if (HIDDEN_HINT.test(text)) scanHidden(text, depth, decodes, out);
   if (COMMENT_HINT.test(text)) scanComments(text, out);
   if (depth > 0 && BASE64_HINT.test(text)) scanEncoded(text, depth, decodes, out);
   if (depth > 0 && ESCAPE_HINT.test(text)) scanEscaped(text, depth, decodes, out);
-  if (depth > 0) scanCiphered(text, depth, decodes, out);
+  if (depth > 0) scanCiphered(text, spans, depth, decodes, out);
   return out;
 }
 
@@ -357,8 +360,8 @@ function scanEscaped(text: string, depth: number, decodes: { left: number }, out
 }
 
 /** Sentences hidden by ROT13 or written backwards (src/guard/ciphers.ts), scanned as what they say. */
-function scanCiphered(text: string, depth: number, decodes: { left: number }, out: InjectionFinding[]): void {
-  for (const [start, end] of sentenceSpans(text)) {
+function scanCiphered(text: string, spans: readonly Span[], depth: number, decodes: { left: number }, out: InjectionFinding[]): void {
+  for (const [start, end] of spans) {
     if (decodes.left <= 0) return;
     const found = decipher(text.slice(start, end));
     if (found === null) continue;

@@ -8,6 +8,7 @@
  */
 import { FEATURE_SLOTS, sentenceFeatures } from './features.ts';
 import { sentenceSpans } from './sentences.ts';
+import type { Span } from './sentences.ts';
 import shippedWeights from './weights.json' with { type: 'json' };
 
 /** The weights file: int8 weights (base64) times `scale`. */
@@ -54,10 +55,10 @@ export class DirectiveModel {
     return 1 / (1 + Math.exp(-z));
   }
 
-  /** Every sentence of `text` scoring at least `min`, with its span. */
-  sentencesOver(text: string, min: number): ScoredSentence[] {
+  /** Every sentence of `text` scoring at least `min`, with its span; `spans` when the caller has split it already. */
+  sentencesOver(text: string, min: number, spans: readonly Span[] = sentenceSpans(text)): ScoredSentence[] {
     const out: ScoredSentence[] = [];
-    for (const [start, end] of sentenceSpans(text)) {
+    for (const [start, end] of spans) {
       const score = this.score(text.slice(start, end));
       if (score >= min) out.push({ start, end, score });
     }

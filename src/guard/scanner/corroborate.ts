@@ -7,7 +7,7 @@
  * rule's finding of the same or higher severity covers already is dropped: the rule says more precisely what is wrong.
  */
 import { directiveModel } from '../directive/model.ts';
-import { sentenceAround } from './rules.ts';
+import { sentenceSpans } from '../directive/sentences.ts';
 import type { TextField } from './text-fields.ts';
 import { severityRank } from './types.ts';
 import type { Finding } from './types.ts';
@@ -27,7 +27,8 @@ export function corroborate(findings: readonly Finding[], fields: readonly TextF
     const text = textAt.get(f.path);
     // Decoded findings have spans in the decoded text, not the field: those were corroborated by decoding.
     if (text === undefined || f.end > text.length) return f;
-    const [s, e] = sentenceAround(text, f.start, f.end);
+    // The sentence as the model splits and was trained on it, not the rules' wider unit.
+    const [s, e] = sentenceSpans(text).find(([, end]) => end > f.start) ?? [0, text.length];
     return model.score(text.slice(s, e)) < DESCRIPTION_SCORE ? { ...f, severity: 'low' as const, explanation: `${f.explanation} (counted low: the sentence reads as a description)` } : f;
   });
   return out.filter((f) => f.rule !== MODEL_RULE || !out.some((o) => o !== f && o.rule !== MODEL_RULE && o.path === f.path && o.start < f.end && f.start < o.end && severityRank(o.severity) >= severityRank(f.severity)));
